@@ -1,0 +1,5 @@
+"""``python -m shardflow.cli``."""
+
+from shardflow.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""``shardflow local``: the embedded emulator in the foreground, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from shardflow import settings
+from shardflow.emulator import EmulatorError, serve
+
+
+def register(sub: Any) -> None:
+    """Add the ``local`` sub-command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "local",
+        help="run the embedded AWS emulator (moto) on 127.0.0.1:4566 until Ctrl-C",
+        description=(
+            "Serve Kinesis, DynamoDB, S3, SQS and the other AWS APIs moto emulates on one "
+            "loopback endpoint, the port LocalStack uses, so "
+            "AWS_ENDPOINT_URL=http://127.0.0.1:4566 points shardflow at either."
+        ),
+    )
+    parser.add_argument("--host", default=settings.LOCAL_HOST, help="address to bind")
+    parser.add_argument("--port", type=int, default=settings.LOCAL_PORT, help="port to bind")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM."""
+    url = f"http://{args.host}:{args.port}"
+    try:
+        print(f"shardflow emulator on {url} (Ctrl-C to stop)", file=sys.stderr)  # noqa: T201
+        print(f"export AWS_ENDPOINT_URL={url}", file=sys.stderr)  # noqa: T201
+        serve(args.host, args.port)
+    except EmulatorError as exc:
+        print(f"shardflow local: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    print("shardflow emulator stopped", file=sys.stderr)  # noqa: T201
+    return 0

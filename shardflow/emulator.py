@@ -1,0 +1,224 @@
+"""The embedded AWS emulator: moto's server, on loopback, for machines without Docker.
+
+Two ways to run it:
+
+* :class:`EmbeddedEmulator` in this process (a thread), as the test fixture and the demo do;
+  port 0 picks a free port.
+* :class:`EmulatorProcess` as a child process (``python -m shardflow.emulator``), which
+  keeps the emulator's work off the caller's GIL: benchmarks and ``shardflow local`` use it.
+
+Both serve every service moto implements (Kinesis, DynamoDB, S3, SQS, IAM, …) on one
+endpoint, like LocalStack on port 4566. moto is an optional dependency (extra ``local``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from types import TracebackType
+from typing import Any
+
+from shardflow import settings
+from shardflow.errors import ShardflowError
+
+logger = logging.getLogger(__name__)
+
+_READY_TIMEOUT = 30.0
+
+
+class EmulatorError(ShardflowError):
+    """The embedded emulator could not start (moto missing, port taken, no answer)."""
+
+
+def _require_moto() -> Any:
+    try:
+        import moto.server  # noqa: PLC0415 - optional dependency, imported on use
+    except ImportError as exc:
+        raise EmulatorError(
+            "the embedded emulator needs moto: pip install 'shardflow[local]'"
+        ) from exc
+    return moto.server
+
+
+def free_port(host: str = settings.LOCAL_HOST) -> int:
+    """A TCP port nobody listens on right now (for tests that need a fixed port up front)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_ready(endpoint_url: str, timeout: float = _READY_TIMEOUT) -> None:
+    """Block until ``endpoint_url`` answers HTTP, or raise :class:`EmulatorError`."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            # moto answers its dashboard path without credentials.
+            with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):  # noqa: S310
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means the server is up
+        except OSError as exc:
+            last = exc
+            time.sleep(0.05)
+    raise EmulatorError(f"emulator at {endpoint_url} did not answer within {timeout}s: {last}")
+
+
+class EmbeddedEmulator:
+    """moto server in a thread of this process.
+
+    >>> with EmbeddedEmulator() as emu:          # doctest: +SKIP
+    ...     client = shardflow.aws.client("kinesis", endpoint_url=emu.endpoint_url)
+    """
+
+    def __init__(self, host: str = settings.LOCAL_HOST, port: int = 0) -> None:
+        self._host = host
+        self._port = port
+        self._server: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://host:port`` of the running server."""
+        if self._server is None:
+            raise EmulatorError("emulator is not running")
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        """Start serving; return the endpoint URL."""
+        server_mod = _require_moto()
+        try:
+            self._server = server_mod.ThreadedMotoServer(
+                ip_address=self._host, port=self._port, verbose=False
+            )
+            self._server.start()
+        except OSError as exc:
+            self._server = None
+            raise EmulatorError(f"cannot listen on {self._host}:{self._port}: {exc}") from exc
+        logger.info("embedded emulator listening on %s", self.endpoint_url)
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> EmbeddedEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmulatorProcess:
+    """moto server as a child process (``python -m shardflow.emulator``)."""
+
+    def __init__(self, host: str = settings.LOCAL_HOST, port: int | None = None) -> None:
+        self._host = host
+        self._port = port or free_port(host)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://host:port`` of the child's server."""
+        return f"http://{self._host}:{self._port}"
+
+    def start(self) -> str:
+        """Start the child and wait until it answers; return the endpoint URL."""
+        _require_moto()
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "shardflow.emulator",
+                "--host",
+                self._host,
+                "--port",
+                str(self._port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until_ready(self.endpoint_url)
+        except EmulatorError:
+            self.stop()
+            raise
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        """Terminate the child (SIGTERM, then SIGKILL after 5 s)."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.terminate()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def __enter__(self) -> EmulatorProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve(host: str = settings.LOCAL_HOST, port: int = settings.LOCAL_PORT) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; then stop cleanly."""
+    emulator = EmbeddedEmulator(host, port)
+    emulator.start()
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shardflow.emulator [--host H] [--port P]``."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m shardflow.emulator")
+    parser.add_argument("--host", default=settings.LOCAL_HOST)
+    parser.add_argument("--port", type=int, default=settings.LOCAL_PORT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("SHARDFLOW_LOG_LEVEL", "WARNING"))
+    serve(args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

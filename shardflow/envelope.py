@@ -1,0 +1,176 @@
+"""The event envelope: CloudEvents attribute names, JSON on the wire (orjson).
+
+An event on the stream is one JSON object::
+
+    {"specversion": "1.0", "id": "0193…", "source": "app/checkout", "type": "page_view",
+     "time": "2026-11-26T14:26:41.123Z", "data": {...}}
+
+``id`` is a UUIDv7 (unique, ordered by creation time within a process) and is the
+idempotency key consumers use. Producers fill ``id``, ``time`` and ``specversion`` and keep
+the caller's ``type``, ``source``, ``data`` and any CloudEvents extension attributes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+
+from shardflow.errors import InvalidEnvelopeError
+
+SPECVERSION: Final = "1.0"
+#: Attributes every envelope carries after the producer has filled it in.
+REQUIRED_ATTRIBUTES: Final = ("specversion", "id", "source", "type")
+#: The envelope's attributes in column order (what the S3 sink writes).
+ATTRIBUTES: Final = ("id", "source", "type", "time", "specversion", "data")
+
+
+class _EventIds:
+    """UUIDv7 generator: 48-bit Unix milliseconds, then a per-process counter and node.
+
+    RFC 9562 allows the 74 "random" bits to hold a monotonic counter (method 1). Here the
+    top 42 of them count up from a random start and the low 32 are a random per-process
+    node, so ids are strictly increasing within a process and collide across processes only
+    if node, millisecond and counter all coincide.
+    """
+
+    _COUNTER_BITS: Final = 42
+    _NODE_BITS: Final = 32
+
+    def __init__(self) -> None:
+        self._reseed()
+        # A forked child must not repeat its parent's ids.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        seed = int.from_bytes(os.urandom(10), "big")
+        self._node = seed & ((1 << self._NODE_BITS) - 1)
+        self._counter = itertools.count(seed >> self._NODE_BITS & ((1 << 30) - 1))
+
+    def new(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        seq = next(self._counter) & ((1 << self._COUNTER_BITS) - 1)
+        rand = (seq << self._NODE_BITS) | self._node  # 74 bits
+        value = (
+            (ms & 0xFFFF_FFFF_FFFF) << 80
+            | 0x7 << 76
+            | (rand >> 62) << 64
+            | 0b10 << 62
+            | (rand & ((1 << 62) - 1))
+        )
+        h = f"{value:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_ids = _EventIds()
+
+
+def new_event_id() -> str:
+    """A new UUIDv7 string: unique, and increasing within this process."""
+    return _ids.new()
+
+
+class _Clock:
+    """RFC 3339 UTC timestamps with millisecond precision, formatted once per millisecond."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ms = -1
+        self._text = ""
+
+    def now(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        if ms != self._ms:
+            text = format_time(ms)
+            with self._lock:
+                self._ms, self._text = ms, text
+            return text
+        return self._text
+
+
+def format_time(epoch_ms: int) -> str:
+    """``epoch_ms`` as ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    secs, ms = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ms:03d}Z"
+
+
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 timestamp (as producers write it, or any offset) as an aware UTC datetime."""
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidEnvelopeError(f"time {value!r} is not RFC 3339", field="time") from exc
+    if parsed.tzinfo is None:
+        raise InvalidEnvelopeError(f"time {value!r} has no UTC offset", field="time")
+    return parsed.astimezone(UTC)
+
+
+_clock = _Clock()
+
+
+def now() -> str:
+    """The current time as the envelope's ``time`` attribute."""
+    return _clock.now()
+
+
+def build(event: Mapping[str, Any], *, default_source: str) -> dict[str, Any]:
+    """The envelope for a caller's event.
+
+    Keeps the caller's attributes and fills ``specversion``, ``id`` (unless given), ``time``
+    (unless given) and ``source`` (``default_source`` unless given). ``type`` is required.
+    """
+    etype = event.get("type")
+    if not isinstance(etype, str) or not etype:
+        raise InvalidEnvelopeError("event needs a non-empty string 'type'", field="type")
+    env: dict[str, Any] = {
+        "specversion": SPECVERSION,
+        "id": event.get("id") or _ids.new(),
+        "source": event.get("source") or default_source,
+        "type": etype,
+        "time": event.get("time") or _clock.now(),
+    }
+    if len(event) > 2 or "data" not in event:
+        for key, value in event.items():
+            if key not in env:
+                env[key] = value
+    else:
+        env["data"] = event["data"]
+    return env
+
+
+def encode(envelope: Mapping[str, Any]) -> bytes:
+    """The envelope as compact JSON bytes.
+
+    Raises ``TypeError`` (orjson's ``JSONEncodeError``) for values JSON cannot hold; the
+    producer turns that into its own error naming the event.
+    """
+    return orjson.dumps(envelope)
+
+
+def parse(payload: bytes | str) -> dict[str, Any]:
+    """Decode and validate an envelope.
+
+    Raises :class:`~shardflow.errors.InvalidEnvelopeError` when the payload is not JSON,
+    not an object, or lacks one of :data:`REQUIRED_ATTRIBUTES` (as a non-empty string).
+    """
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEnvelopeError(f"payload is not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise InvalidEnvelopeError(f"envelope must be a JSON object, got {type(obj).__name__}")
+    for attr in REQUIRED_ATTRIBUTES:
+        value = obj.get(attr)
+        if not isinstance(value, str) or not value:
+            raise InvalidEnvelopeError(
+                f"envelope attribute {attr!r} is missing or not a non-empty string", field=attr
+            )
+    return obj

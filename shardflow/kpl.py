@@ -1,0 +1,377 @@
+"""The KPL aggregation wire format, written and read in one place.
+
+An aggregated Kinesis record is::
+
+    F3 89 9A C2 | protobuf AggregatedRecord | MD5(protobuf bytes)
+
+with the message (from the KPL's ``messages.proto``)::
+
+    message AggregatedRecord {
+      repeated string partition_key_table     = 1;
+      repeated string explicit_hash_key_table = 2;
+      repeated Record records                 = 3;
+    }
+    message Record {
+      required uint64 partition_key_index     = 1;
+      optional uint64 explicit_hash_key_index = 2;
+      required bytes  data                    = 3;
+      repeated Tag    tags                    = 4;
+    }
+
+Any KPL-aware consumer (the KCL in every language, powertools' Kinesis data classes with
+``aws_kinesis_agg``, Lambda deaggregation libraries) reads what :class:`AggregateBuilder`
+writes. The protobuf is encoded and decoded by hand: the message is tiny and a generic
+protobuf runtime would cost more than the whole encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Final
+
+from shardflow.errors import WireFormatError
+
+MAGIC: Final = b"\xf3\x89\x9a\xc2"
+DIGEST_SIZE: Final = 16
+#: Bytes an aggregate adds around its protobuf body.
+OVERHEAD: Final = len(MAGIC) + DIGEST_SIZE
+
+# Field tags, (field_number << 3) | wire_type.
+_TAG_PK_TABLE: Final = b"\x0a"  # 1, length-delimited
+_TAG_EHK_TABLE: Final = b"\x12"  # 2, length-delimited
+_TAG_RECORD: Final = b"\x1a"  # 3, length-delimited
+_TAG_PK_INDEX: Final = b"\x08"  # Record.1, varint
+_TAG_EHK_INDEX: Final = b"\x10"  # Record.2, varint
+_TAG_DATA: Final = b"\x1a"  # Record.3, length-delimited
+
+_WIRE_VARINT: Final = 0
+_WIRE_FIXED64: Final = 1
+_WIRE_LEN: Final = 2
+_WIRE_FIXED32: Final = 5
+
+# Varints below 2**14 cover every length and index below the 1 MiB record limit in one or
+# two bytes; a table avoids re-encoding them for every record.
+_SMALL_VARINT_LIMIT: Final = 1 << 14
+
+
+def _encode_varint_slow(value: int) -> bytes:
+    if value < 0:
+        raise ValueError(f"varint must be >= 0, got {value}")
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+_VARINTS: Final[tuple[bytes, ...]] = tuple(
+    _encode_varint_slow(i) for i in range(_SMALL_VARINT_LIMIT)
+)
+
+
+def encode_varint(value: int) -> bytes:
+    """The protobuf base-128 varint encoding of a non-negative integer."""
+    if 0 <= value < _SMALL_VARINT_LIMIT:
+        return _VARINTS[value]
+    return _encode_varint_slow(value)
+
+
+def varint_size(value: int) -> int:
+    """How many bytes :func:`encode_varint` uses for ``value``."""
+    if value < 0x80:
+        return 1
+    if value < _SMALL_VARINT_LIMIT:
+        return 2
+    return (value.bit_length() + 6) // 7
+
+
+def is_aggregated(data: bytes) -> bool:
+    """True when ``data`` starts with the KPL magic and is long enough to carry a digest.
+
+    A record that passes this test but fails :func:`deaggregate` is corrupt, not plain.
+    """
+    return len(data) >= OVERHEAD and data[:4] == MAGIC
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """One user record inside an aggregate, with its index (the KCL's sub-sequence number)."""
+
+    partition_key: str
+    data: bytes
+    sub_sequence_number: int
+    explicit_hash_key: str | None = None
+
+
+class AggregateBuilder:
+    """Accumulates user records into one KPL aggregate.
+
+    Sizes are tracked exactly, so a caller can ask :meth:`size_if_added` before adding and
+    keep every aggregate under the Kinesis record limit (data plus the aggregate's own
+    partition key). The builder does not decide limits itself: that is batching policy.
+    """
+
+    __slots__ = ("_body_size", "_ehk_index", "_first_ehk", "_first_pk", "_parts", "_pk_index")
+
+    def __init__(self) -> None:
+        self._pk_index: dict[str, int] = {}
+        self._ehk_index: dict[str, int] = {}
+        # Table entries and record entries are kept apart because protobuf requires no
+        # order, but every KPL writes the tables first; we do the same for readability of
+        # hex dumps.
+        self._parts: list[bytes] = []
+        self._body_size = 0
+        self._first_pk: str | None = None
+        self._first_ehk: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the aggregate :meth:`build` would return now (magic and digest included)."""
+        return self._body_size + OVERHEAD + self._tables_size()
+
+    @property
+    def partition_key(self) -> str | None:
+        """The first user record's partition key: the aggregate's own key, as in the KPL."""
+        return self._first_pk
+
+    @property
+    def explicit_hash_key(self) -> str | None:
+        """The first user record's explicit hash key, if it had one."""
+        return self._first_ehk
+
+    def _tables_size(self) -> int:
+        # Computed on demand from the key tables; they are small next to the records.
+        return self._table_size(self._pk_index) + self._table_size(self._ehk_index)
+
+    @staticmethod
+    def _table_size(table: dict[str, int]) -> int:
+        total = 0
+        for key in table:
+            n = len(key.encode())
+            total += 1 + varint_size(n) + n
+        return total
+
+    @staticmethod
+    def _record_size(data_len: int, pk_idx: int, ehk_idx: int | None) -> int:
+        inner = 1 + varint_size(pk_idx) + 1 + varint_size(data_len) + data_len
+        if ehk_idx is not None:
+            inner += 1 + varint_size(ehk_idx)
+        return 1 + varint_size(inner) + inner
+
+    def size_if_added(
+        self, partition_key: str, data_len: int, explicit_hash_key: str | None = None
+    ) -> int:
+        """The aggregate's size if a record of ``data_len`` bytes with these keys were added."""
+        size = self.size
+        pk_idx = self._pk_index.get(partition_key)
+        if pk_idx is None:
+            pk_idx = len(self._pk_index)
+            n = len(partition_key.encode())
+            size += 1 + varint_size(n) + n
+        ehk_idx: int | None = None
+        if explicit_hash_key is not None:
+            ehk_idx = self._ehk_index.get(explicit_hash_key)
+            if ehk_idx is None:
+                ehk_idx = len(self._ehk_index)
+                n = len(explicit_hash_key)
+                size += 1 + varint_size(n) + n
+        return size + self._record_size(data_len, pk_idx, ehk_idx)
+
+    def add(self, partition_key: str, data: bytes, explicit_hash_key: str | None = None) -> int:
+        """Append a user record; return its sub-sequence number (index in the aggregate)."""
+        pk_index = self._pk_index
+        pk_idx = pk_index.get(partition_key)
+        if pk_idx is None:
+            pk_idx = pk_index[partition_key] = len(pk_index)
+            if self._first_pk is None:
+                self._first_pk = partition_key
+                self._first_ehk = explicit_hash_key
+        data_len = len(data)
+        if explicit_hash_key is None:
+            if pk_idx < 0x80 and data_len < _SMALL_VARINT_LIMIT:
+                # The common case in one concatenation: index and length from the table.
+                dl = _VARINTS[data_len]
+                inner_len = 3 + len(dl) + data_len
+                entry = b"".join(
+                    (
+                        _TAG_RECORD,
+                        encode_varint(inner_len),
+                        _TAG_PK_INDEX,
+                        _VARINTS[pk_idx],
+                        _TAG_DATA,
+                        dl,
+                        data,
+                    )
+                )
+            else:
+                inner = b"".join(
+                    (_TAG_PK_INDEX, encode_varint(pk_idx), _TAG_DATA, encode_varint(data_len), data)
+                )
+                entry = b"".join((_TAG_RECORD, encode_varint(len(inner)), inner))
+        else:
+            ehk_idx = self._ehk_index.get(explicit_hash_key)
+            if ehk_idx is None:
+                ehk_idx = self._ehk_index[explicit_hash_key] = len(self._ehk_index)
+            inner = b"".join(
+                (
+                    _TAG_PK_INDEX,
+                    encode_varint(pk_idx),
+                    _TAG_EHK_INDEX,
+                    encode_varint(ehk_idx),
+                    _TAG_DATA,
+                    encode_varint(data_len),
+                    data,
+                )
+            )
+            entry = b"".join((_TAG_RECORD, encode_varint(len(inner)), inner))
+        self._parts.append(entry)
+        self._body_size += len(entry)
+        return len(self._parts) - 1
+
+    def build(self) -> bytes:
+        """The aggregate's bytes: magic, protobuf body, MD5 digest of the body."""
+        if not self._parts:
+            raise ValueError("cannot build an empty aggregate")
+        head: list[bytes] = []
+        for key in self._pk_index:  # dicts keep insertion order == index order
+            raw = key.encode()
+            head += (_TAG_PK_TABLE, encode_varint(len(raw)), raw)
+        for key in self._ehk_index:
+            raw = key.encode()
+            head += (_TAG_EHK_TABLE, encode_varint(len(raw)), raw)
+        body = b"".join(head) + b"".join(self._parts)
+        return b"".join((MAGIC, body, hashlib.md5(body, usedforsecurity=False).digest()))
+
+
+def aggregate(
+    records: list[tuple[str, bytes]] | list[tuple[str, bytes, str | None]],
+) -> bytes:
+    """Aggregate ``(partition_key, data[, explicit_hash_key])`` tuples into one KPL record."""
+    builder = AggregateBuilder()
+    for rec in records:
+        builder.add(*rec)
+    return builder.build()
+
+
+def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= end:
+            raise WireFormatError("truncated varint in KPL aggregate")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise WireFormatError("varint longer than 64 bits in KPL aggregate")
+
+
+def _skip(buf: bytes, pos: int, end: int, wire_type: int) -> int:
+    if wire_type == _WIRE_VARINT:
+        return _read_varint(buf, pos, end)[1]
+    if wire_type == _WIRE_FIXED64:
+        pos += 8
+    elif wire_type == _WIRE_FIXED32:
+        pos += 4
+    elif wire_type == _WIRE_LEN:
+        n, pos = _read_varint(buf, pos, end)
+        pos += n
+    else:
+        raise WireFormatError(f"unsupported protobuf wire type {wire_type} in KPL aggregate")
+    if pos > end:
+        raise WireFormatError("truncated field in KPL aggregate")
+    return pos
+
+
+def _parse_record(buf: bytes, pos: int, end: int) -> tuple[int, int | None, bytes]:
+    pk_idx: int | None = None
+    ehk_idx: int | None = None
+    data: bytes | None = None
+    while pos < end:
+        tag, pos = _read_varint(buf, pos, end)
+        field, wire = tag >> 3, tag & 7
+        if field == 1 and wire == _WIRE_VARINT:
+            pk_idx, pos = _read_varint(buf, pos, end)
+        elif field == 2 and wire == _WIRE_VARINT:
+            ehk_idx, pos = _read_varint(buf, pos, end)
+        elif field == 3 and wire == _WIRE_LEN:
+            n, pos = _read_varint(buf, pos, end)
+            if pos + n > end:
+                raise WireFormatError("truncated record data in KPL aggregate")
+            data = buf[pos : pos + n]
+            pos += n
+        else:  # tags (field 4) and unknown fields are skipped, as protobuf readers do
+            pos = _skip(buf, pos, end, wire)
+    if pk_idx is None or data is None:
+        raise WireFormatError("KPL record lacks its partition key index or data")
+    return pk_idx, ehk_idx, data
+
+
+def _decode_str(raw: bytes) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:
+        raise WireFormatError("KPL key table entry is not UTF-8") from exc
+
+
+def deaggregate(data: bytes) -> list[UserRecord]:
+    """The user records of a KPL aggregate, in order.
+
+    Raises :class:`~shardflow.errors.WireFormatError` when ``data`` is not an aggregate or
+    is corrupt (digest mismatch, truncated protobuf, index out of range). Callers decide
+    what a corrupt aggregate means; the consumers dead-letter it with its payload.
+    """
+    if not is_aggregated(data):
+        raise WireFormatError("not a KPL aggregate (magic bytes missing or record too short)")
+    end = len(data) - DIGEST_SIZE
+    body = data[4:end]
+    if hashlib.md5(body, usedforsecurity=False).digest() != data[end:]:
+        raise WireFormatError("KPL aggregate digest mismatch (corrupt or truncated record)")
+    buf = data
+    pos = 4
+    pks: list[str] = []
+    ehks: list[str] = []
+    raw_records: list[tuple[int, int | None, bytes]] = []
+    while pos < end:
+        tag, pos = _read_varint(buf, pos, end)
+        field, wire = tag >> 3, tag & 7
+        if wire != _WIRE_LEN:
+            pos = _skip(buf, pos, end, wire)
+            continue
+        n, pos = _read_varint(buf, pos, end)
+        stop = pos + n
+        if stop > end:
+            raise WireFormatError("truncated field in KPL aggregate")
+        if field == 3:
+            raw_records.append(_parse_record(buf, pos, stop))
+        elif field == 1:
+            pks.append(_decode_str(buf[pos:stop]))
+        elif field == 2:
+            ehks.append(_decode_str(buf[pos:stop]))
+        pos = stop
+    out: list[UserRecord] = []
+    for sub, (pk_idx, ehk_idx, payload) in enumerate(raw_records):
+        if pk_idx >= len(pks):
+            raise WireFormatError(
+                f"KPL record {sub} names partition key {pk_idx}, table has {len(pks)}"
+            )
+        ehk: str | None = None
+        if ehk_idx is not None:
+            if ehk_idx >= len(ehks):
+                raise WireFormatError(
+                    f"KPL record {sub} names explicit hash key {ehk_idx}, table has {len(ehks)}"
+                )
+            ehk = ehks[ehk_idx]
+        out.append(UserRecord(pks[pk_idx], payload, sub, ehk))
+    return out
