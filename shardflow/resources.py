@@ -24,3 +24,16 @@ DEAD_LETTER_QUEUE: Final = "shardflow-dlq"
 KCL_APPLICATION: Final = "shardflow-kcl"
 #: Powertools idempotency table of the Lambda consumer.
 IDEMPOTENCY_TABLE: Final = "shardflow-idempotency"
+#: Attribute names of the idempotency table (powertools' DynamoDB persistence defaults).
+IDEMPOTENCY_KEY_ATTR: Final = "id"
+IDEMPOTENCY_TTL_ATTR: Final = "expiration"
+#: Checkpoints of the local event-source-mapping runner: one item per (consumer, shard).
+CHECKPOINT_TABLE: Final = "shardflow-checkpoints"
+CHECKPOINT_HASH_KEY: Final = "consumer"
+CHECKPOINT_RANGE_KEY: Final = "shard_id"
+#: Attempt counts of records that keep failing (poison detection in the Lambda consumer).
+ATTEMPTS_TABLE: Final = "shardflow-attempts"
+ATTEMPTS_KEY_ATTR: Final = "record_key"
+ATTEMPTS_TTL_ATTR: Final = "expires_at"
+#: Key attribute of the KCL lease table (created by the KCL itself, or by Terraform).
+KCL_LEASE_KEY_ATTR: Final = "leaseKey"
