@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--host", default=settings.LOCAL_HOST, help="address to bind")
     parser.add_argument("--port", type=int, default=settings.LOCAL_PORT, help="port to bind")
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="serve HTTP/2 (h2c) as well as HTTP/1.1 through hypercorn: the KCL's Kinesis "
+        "client needs it (shardflow consume kcl against this emulator)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -32,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"shardflow emulator on {url} (Ctrl-C to stop)", file=sys.stderr)  # noqa: T201
         print(f"export AWS_ENDPOINT_URL={url}", file=sys.stderr)  # noqa: T201
-        serve(args.host, args.port)
+        if args.http2:
+            from shardflow.emulator_h2 import serve_http2  # noqa: PLC0415 - needs hypercorn
+
+            serve_http2(args.host, args.port)
+        else:
+            serve(args.host, args.port)
     except EmulatorError as exc:
         print(f"shardflow local: {exc}", file=sys.stderr)  # noqa: T201
         return 1
