@@ -37,3 +37,17 @@ ATTEMPTS_KEY_ATTR: Final = "record_key"
 ATTEMPTS_TTL_ATTR: Final = "expires_at"
 #: Key attribute of the KCL lease table (created by the KCL itself, or by Terraform).
 KCL_LEASE_KEY_ATTR: Final = "leaseKey"
+#: Lambda's own OnFailure destination of the event source mapping: an SQS queue that gets
+#: the metadata (shard, sequence range) of a batch Lambda gave up on. Separate from the DLQ,
+#: whose messages carry the poison record's payload.
+ON_FAILURE_QUEUE: Final = "shardflow-lambda-failures"
+#: The deployed Lambda consumer (``consumers.lambda_handler.handler``).
+LAMBDA_FUNCTION: Final = "shardflow-consumer"
+#: Glue database and table over the S3 output (Athena, partition projection).
+GLUE_DATABASE: Final = "shardflow"
+GLUE_TABLE: Final = "events"
+#: Athena workgroup whose results are encrypted; results go under ``athena-results/``.
+ATHENA_WORKGROUP: Final = "shardflow"
+ATHENA_RESULTS_PREFIX: Final = "athena-results"
+#: The KMS key alias local bootstraps encrypt with (Terraform modules create their own keys).
+KMS_KEY_ALIAS: Final = "alias/shardflow"

@@ -22,6 +22,65 @@ DEFAULT_REGION: Final = "us-east-1"
 LOCAL_PORT: Final = 4566
 LOCAL_HOST: Final = "127.0.0.1"
 
+# --- Resource names (defaults in shardflow.resources) -------------------------------------
+STREAM: Final = "SHARDFLOW_STREAM"
+BUCKET: Final = "SHARDFLOW_BUCKET"
+OUTPUT_PREFIX: Final = "SHARDFLOW_OUTPUT_PREFIX"
+ERRORS_PREFIX: Final = "SHARDFLOW_ERRORS_PREFIX"
+#: Output format of the S3 sink: ``parquet`` or ``jsonl``.
+OUTPUT_FORMAT: Final = "SHARDFLOW_OUTPUT_FORMAT"
+#: URL of the dead-letter queue (poison records with their payload).
+DLQ_URL: Final = "SHARDFLOW_DLQ_URL"
+
+# --- Lambda consumer (read by consumers.lambda_handler; set by terraform lambda_consumer) -
+IDEMPOTENCY_TABLE: Final = "SHARDFLOW_IDEMPOTENCY_TABLE"
+IDEMPOTENCY_TTL_SECONDS: Final = "SHARDFLOW_IDEMPOTENCY_TTL_SECONDS"
+ATTEMPTS_TABLE: Final = "SHARDFLOW_ATTEMPTS_TABLE"
+ATTEMPTS_TTL_SECONDS: Final = "SHARDFLOW_ATTEMPTS_TTL_SECONDS"
+#: Attempts at a record before it is dead-lettered and the shard moves on.
+MAX_ATTEMPTS: Final = "SHARDFLOW_MAX_ATTEMPTS"
+
+# --- Event source mapping --------------------------------------------------------------------
+# The local runner (``shardflow consume lambda``) reads these; the Terraform module
+# ``lambda_consumer`` has a variable of the same name in lower case without the prefix
+# (``SHARDFLOW_BATCH_SIZE`` <-> ``batch_size``), so a local run and the deployed mapping
+# behave alike. A test holds the two together.
+BATCH_SIZE: Final = "SHARDFLOW_BATCH_SIZE"
+MAXIMUM_BATCHING_WINDOW_IN_SECONDS: Final = "SHARDFLOW_MAXIMUM_BATCHING_WINDOW_IN_SECONDS"
+STARTING_POSITION: Final = "SHARDFLOW_STARTING_POSITION"
+PARALLELIZATION_FACTOR: Final = "SHARDFLOW_PARALLELIZATION_FACTOR"
+BISECT_BATCH_ON_FUNCTION_ERROR: Final = "SHARDFLOW_BISECT_BATCH_ON_FUNCTION_ERROR"
+MAXIMUM_RETRY_ATTEMPTS: Final = "SHARDFLOW_MAXIMUM_RETRY_ATTEMPTS"
+MAXIMUM_RECORD_AGE_IN_SECONDS: Final = "SHARDFLOW_MAXIMUM_RECORD_AGE_IN_SECONDS"
+#: URL of the OnFailure destination (SQS) of the mapping.
+ON_FAILURE_QUEUE_URL: Final = "SHARDFLOW_ON_FAILURE_QUEUE_URL"
+#: The local runner's checkpoint table (Lambda's own mapping keeps its position itself).
+CHECKPOINT_TABLE: Final = "SHARDFLOW_CHECKPOINT_TABLE"
+
+#: What the deployed Lambda function reads from its environment.
+LAMBDA_HANDLER_VARIABLES: Final = (
+    BUCKET,
+    OUTPUT_PREFIX,
+    ERRORS_PREFIX,
+    OUTPUT_FORMAT,
+    DLQ_URL,
+    IDEMPOTENCY_TABLE,
+    IDEMPOTENCY_TTL_SECONDS,
+    ATTEMPTS_TABLE,
+    ATTEMPTS_TTL_SECONDS,
+    MAX_ATTEMPTS,
+)
+#: The event source mapping's settings, each also a ``lambda_consumer`` Terraform variable.
+EVENT_SOURCE_MAPPING_VARIABLES: Final = (
+    BATCH_SIZE,
+    MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
+    STARTING_POSITION,
+    PARALLELIZATION_FACTOR,
+    BISECT_BATCH_ON_FUNCTION_ERROR,
+    MAXIMUM_RETRY_ATTEMPTS,
+    MAXIMUM_RECORD_AGE_IN_SECONDS,
+)
+
 
 def env(name: str, default: str | None = None) -> str | None:
     """The value of environment variable ``name``, or ``default`` when unset or empty."""
