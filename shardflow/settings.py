@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Final
 
+from shardflow.errors import ConfigError
+
 #: boto3's own variable: one setting points every client at LocalStack or the emulator.
 ENDPOINT_URL: Final = "AWS_ENDPOINT_URL"
 REGION: Final = "AWS_REGION"
@@ -39,6 +41,15 @@ ATTEMPTS_TABLE: Final = "SHARDFLOW_ATTEMPTS_TABLE"
 ATTEMPTS_TTL_SECONDS: Final = "SHARDFLOW_ATTEMPTS_TTL_SECONDS"
 #: Attempts at a record before it is dead-lettered and the shard moves on.
 MAX_ATTEMPTS: Final = "SHARDFLOW_MAX_ATTEMPTS"
+#: How long an in-progress idempotency record blocks a retry of the same event (seconds);
+#: unset means powertools' default, the invocation's remaining time.
+IDEMPOTENCY_IN_PROGRESS_EXPIRY_SECONDS: Final = "SHARDFLOW_IDEMPOTENCY_IN_PROGRESS_EXPIRY_SECONDS"
+#: CloudWatch namespace of the handler's EMF metrics (default ``shardflow``).
+METRICS_NAMESPACE: Final = "SHARDFLOW_METRICS_NAMESPACE"
+#: ``true`` turns on powertools Tracer (X-Ray); off by default.
+TRACING: Final = "SHARDFLOW_TRACING"
+#: Set by the Lambda runtime; names the consumer in idempotency keys and attempt counts.
+LAMBDA_FUNCTION_NAME: Final = "AWS_LAMBDA_FUNCTION_NAME"
 
 # --- Event source mapping --------------------------------------------------------------------
 # The local runner (``shardflow consume lambda``) reads these; the Terraform module
@@ -48,6 +59,8 @@ MAX_ATTEMPTS: Final = "SHARDFLOW_MAX_ATTEMPTS"
 BATCH_SIZE: Final = "SHARDFLOW_BATCH_SIZE"
 MAXIMUM_BATCHING_WINDOW_IN_SECONDS: Final = "SHARDFLOW_MAXIMUM_BATCHING_WINDOW_IN_SECONDS"
 STARTING_POSITION: Final = "SHARDFLOW_STARTING_POSITION"
+#: With AT_TIMESTAMP: RFC 3339 or Unix seconds.
+STARTING_POSITION_TIMESTAMP: Final = "SHARDFLOW_STARTING_POSITION_TIMESTAMP"
 PARALLELIZATION_FACTOR: Final = "SHARDFLOW_PARALLELIZATION_FACTOR"
 BISECT_BATCH_ON_FUNCTION_ERROR: Final = "SHARDFLOW_BISECT_BATCH_ON_FUNCTION_ERROR"
 MAXIMUM_RETRY_ATTEMPTS: Final = "SHARDFLOW_MAXIMUM_RETRY_ATTEMPTS"
@@ -56,6 +69,11 @@ MAXIMUM_RECORD_AGE_IN_SECONDS: Final = "SHARDFLOW_MAXIMUM_RECORD_AGE_IN_SECONDS"
 ON_FAILURE_QUEUE_URL: Final = "SHARDFLOW_ON_FAILURE_QUEUE_URL"
 #: The local runner's checkpoint table (Lambda's own mapping keeps its position itself).
 CHECKPOINT_TABLE: Final = "SHARDFLOW_CHECKPOINT_TABLE"
+#: Local runner only: FunctionResponseTypes (``ReportBatchItemFailures``, the default, or
+#: ``none``); the Terraform module always sets ReportBatchItemFailures.
+FUNCTION_RESPONSE_TYPES: Final = "SHARDFLOW_FUNCTION_RESPONSE_TYPES"
+#: Local runner only: the function timeout it reports through the context (seconds).
+LAMBDA_TIMEOUT_SECONDS: Final = "SHARDFLOW_LAMBDA_TIMEOUT_SECONDS"
 
 #: What the deployed Lambda function reads from its environment.
 LAMBDA_HANDLER_VARIABLES: Final = (
@@ -69,12 +87,16 @@ LAMBDA_HANDLER_VARIABLES: Final = (
     ATTEMPTS_TABLE,
     ATTEMPTS_TTL_SECONDS,
     MAX_ATTEMPTS,
+    IDEMPOTENCY_IN_PROGRESS_EXPIRY_SECONDS,
+    METRICS_NAMESPACE,
+    TRACING,
 )
 #: The event source mapping's settings, each also a ``lambda_consumer`` Terraform variable.
 EVENT_SOURCE_MAPPING_VARIABLES: Final = (
     BATCH_SIZE,
     MAXIMUM_BATCHING_WINDOW_IN_SECONDS,
     STARTING_POSITION,
+    STARTING_POSITION_TIMESTAMP,
     PARALLELIZATION_FACTOR,
     BISECT_BATCH_ON_FUNCTION_ERROR,
     MAXIMUM_RETRY_ATTEMPTS,
@@ -96,3 +118,42 @@ def endpoint_url() -> str | None:
 def region() -> str:
     """The AWS region: ``AWS_REGION``, then ``AWS_DEFAULT_REGION``, then us-east-1."""
     return env(REGION) or env(DEFAULT_REGION_VAR) or DEFAULT_REGION
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def env_int(name: str, default: int) -> int:
+    """Environment variable ``name`` as an int; :class:`ConfigError` naming it when malformed."""
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(name, f"expected an integer, got {value!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    """Environment variable ``name`` as a float; :class:`ConfigError` naming it when malformed."""
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(name, f"expected a number, got {value!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Environment variable ``name`` as a bool (true/false, 1/0, yes/no, on/off)."""
+    value = env(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(name, f"expected true or false, got {value!r}")
