@@ -37,12 +37,12 @@ ATTEMPTS_KEY_ATTR: Final = "record_key"
 ATTEMPTS_TTL_ATTR: Final = "expires_at"
 #: Key attribute of the KCL lease table (created by the KCL itself, or by Terraform).
 KCL_LEASE_KEY_ATTR: Final = "leaseKey"
+#: Default name of the Lambda consumer function (and of the local runner's consumer).
+LAMBDA_FUNCTION: Final = "shardflow-consumer"
 #: Lambda's own OnFailure destination of the event source mapping: an SQS queue that gets
 #: the metadata (shard, sequence range) of a batch Lambda gave up on. Separate from the DLQ,
 #: whose messages carry the poison record's payload.
 ON_FAILURE_QUEUE: Final = "shardflow-lambda-failures"
-#: The deployed Lambda consumer (``consumers.lambda_handler.handler``).
-LAMBDA_FUNCTION: Final = "shardflow-consumer"
 #: Glue database and table over the S3 output (Athena, partition projection).
 GLUE_DATABASE: Final = "shardflow"
 GLUE_TABLE: Final = "events"
@@ -51,3 +51,12 @@ ATHENA_WORKGROUP: Final = "shardflow"
 ATHENA_RESULTS_PREFIX: Final = "athena-results"
 #: The KMS key alias local bootstraps encrypt with (Terraform modules create their own keys).
 KMS_KEY_ALIAS: Final = "alias/shardflow"
+#: KCL 3's lease-table index (hash ``leaseOwner``, range ``leaseKey``, keys only) and its two
+#: other tables, named after the application: ``<app>-CoordinatorState`` (key ``key``) and
+#: ``<app>-WorkerMetricStats`` (key ``wid``). Terraform may pre-create all three.
+KCL_LEASE_OWNER_ATTR: Final = "leaseOwner"
+KCL_LEASE_OWNER_INDEX: Final = "LeaseOwnerToLeaseKeyIndex"
+KCL_COORDINATOR_STATE_SUFFIX: Final = "-CoordinatorState"
+KCL_COORDINATOR_STATE_KEY_ATTR: Final = "key"
+KCL_WORKER_METRICS_SUFFIX: Final = "-WorkerMetricStats"
+KCL_WORKER_METRICS_KEY_ATTR: Final = "wid"
