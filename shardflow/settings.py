@@ -157,3 +157,14 @@ def env_bool(name: str, default: bool) -> bool:
     if lowered in _FALSE:
         return False
     raise ConfigError(name, f"expected true or false, got {value!r}")
+
+
+# --- KCL consumer (read by consumers.kcl; set by ``shardflow consume kcl``) -------------------
+#: The KCL application name, which is also the lease table's name.
+KCL_APPLICATION: Final = "SHARDFLOW_KCL_APPLICATION"
+#: ``package.module:function`` called with each decoded event before it is written to S3.
+KCL_HANDLER: Final = "SHARDFLOW_KCL_HANDLER"
+#: Seconds between checkpoints while processing (0: after every flush that moved forward).
+KCL_CHECKPOINT_INTERVAL_SECONDS: Final = "SHARDFLOW_KCL_CHECKPOINT_INTERVAL_SECONDS"
+#: Attempts at a checkpoint the daemon answers with ThrottlingException.
+KCL_CHECKPOINT_ATTEMPTS: Final = "SHARDFLOW_KCL_CHECKPOINT_ATTEMPTS"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from shardflow import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-_COMMAND_MODULES = ("shardflow.cli.local",)
+_COMMAND_MODULES = ("shardflow.cli.local", "shardflow.cli.consume")
 
 
 def build_parser() -> argparse.ArgumentParser:
