@@ -30,12 +30,10 @@ def _config(tmp_path: Path, endpoint: str | None, isolation: str = "none") -> La
     )
 
 
-def test_missing_java_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(JavaNotFoundError, match="install a Java 17 runtime|Install a Java 17"):
+    with pytest.raises(JavaNotFoundError, match="Install a Java 17 runtime"):
         launcher.find_java()
 
 
@@ -100,8 +98,19 @@ def test_cli_uses_local_timings_only_against_a_loopback_endpoint(
     parser = build_parser()
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     args = parser.parse_args(
-        ["consume", "kcl", "--stream", "s", "--app", "app", "--print-properties",
-         "--failover-time-ms", "7000", "--bucket", "b1"]
+        [
+            "consume",
+            "kcl",
+            "--stream",
+            "s",
+            "--app",
+            "app",
+            "--print-properties",
+            "--failover-time-ms",
+            "7000",
+            "--bucket",
+            "b1",
+        ]
     )
     assert args.func(args) == 0
     local = capsys.readouterr().out
@@ -109,8 +118,9 @@ def test_cli_uses_local_timings_only_against_a_loopback_endpoint(
     assert "shardSyncIntervalMillis = 5000" in local
     assert "metricsLevel = NONE" in local
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    args = parser.parse_args(["consume", "kcl", "--stream", "s", "--app", "app",
-                              "--print-properties"])
+    args = parser.parse_args(
+        ["consume", "kcl", "--stream", "s", "--app", "app", "--print-properties"]
+    )
     assert args.func(args) == 0
     remote = capsys.readouterr().out
     assert "shardSyncIntervalMillis" not in remote
