@@ -34,6 +34,14 @@ OUTPUT_FORMAT: Final = "SHARDFLOW_OUTPUT_FORMAT"
 #: URL of the dead-letter queue (poison records with their payload).
 DLQ_URL: Final = "SHARDFLOW_DLQ_URL"
 
+# --- S3 sink buffer limits (consumers.sink.SinkConfig.from_env) -------------------------
+#: Flush a shard's buffer at this many bytes of event payload (default 64 MiB).
+SINK_MAX_BYTES: Final = "SHARDFLOW_SINK_MAX_BYTES"
+#: Flush a shard's buffer at this many events (default 1,000,000).
+SINK_MAX_RECORDS: Final = "SHARDFLOW_SINK_MAX_RECORDS"
+#: Flush when the buffered events' arrival times span this many seconds (default 300).
+SINK_MAX_SPAN_SECONDS: Final = "SHARDFLOW_SINK_MAX_SPAN_SECONDS"
+
 # --- Lambda consumer (read by consumers.lambda_handler; set by terraform lambda_consumer) -
 IDEMPOTENCY_TABLE: Final = "SHARDFLOW_IDEMPOTENCY_TABLE"
 IDEMPOTENCY_TTL_SECONDS: Final = "SHARDFLOW_IDEMPOTENCY_TTL_SECONDS"

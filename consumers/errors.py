@@ -1,0 +1,71 @@
+"""The consumers' exception tree.
+
+Everything derives from :class:`ConsumerError` (itself a
+:class:`~shardflow.errors.ShardflowError`). Errors about one record or one shard carry that
+context as attributes, so a consumer can log it and decide what to checkpoint. Bad *data*
+never raises: :func:`consumers.decode` turns it into a :class:`~consumers.PoisonRecord`.
+"""
+
+from __future__ import annotations
+
+from shardflow.errors import ShardflowError
+
+
+class ConsumerError(ShardflowError):
+    """Base class of every error the ``consumers`` package raises.
+
+    ``stream``, ``shard_id``, ``sequence_number`` and ``error_code`` (the AWS error code, when
+    an AWS call failed) are set when known, and named in the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream: str | None = None,
+        shard_id: str | None = None,
+        sequence_number: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        context = [
+            f"{name}={value}"
+            for name, value in (
+                ("stream", stream),
+                ("shard", shard_id),
+                ("sequence_number", sequence_number),
+                ("error_code", error_code),
+            )
+            if value is not None
+        ]
+        super().__init__(f"{message} ({', '.join(context)})" if context else message)
+        self.stream = stream
+        self.shard_id = shard_id
+        self.sequence_number = sequence_number
+        self.error_code = error_code
+
+
+class RecordShapeError(ConsumerError, ValueError):
+    """A delivery is not shaped like a Kinesis record of the kind its constructor reads.
+
+    Raised by the ``KinesisRecord.from_*`` constructors for a missing field or a malformed
+    value in the *envelope of the delivery* (not its payload): a programming or wiring error,
+    not a poison record.
+    """
+
+
+class DeadLetterError(ConsumerError):
+    """A poison record could not be stored durably (SQS or S3 failed, no bucket for an
+    oversize payload). The caller must not checkpoint past the record."""
+
+
+class SinkError(ConsumerError):
+    """The S3 sink could not write a flush (objects or manifest). The buffered records are
+    kept; nothing past them becomes checkpointable until a later flush succeeds."""
+
+
+class PositionOrderError(ConsumerError, ValueError):
+    """A shard writer was given a record at or before a position it already consumed.
+
+    Records of one shard must reach a :class:`~consumers.sink.ShardWriter` in stream order;
+    a replay starts a new writer with ``resume_from``.
+    """

@@ -1,0 +1,493 @@
+"""The S3 sink: per-shard writers that flush Athena-ready objects exactly once.
+
+A :class:`ShardWriter` consumes one shard's records in stream order (:meth:`~ShardWriter.add`
+an event, :meth:`~ShardWriter.skip` a dead-lettered position) and flushes a contiguous
+range of the shard at a time: one object per partition, then a manifest naming the range
+and the objects. :attr:`~ShardWriter.checkpointable` is the highest position such that
+everything at or before it is in S3 (or dead-lettered): the only position a consumer may
+checkpoint.
+
+Exactly once under replay:
+
+* Keys are a pure function of (stream, shard, first and last position of the flush), and
+  boundaries come from the records (bytes, count, arrival-time span since the flush began),
+  so replaying the same records rewrites the same objects.
+* Flushes whose boundaries a replay cannot reproduce (shutdown, the end of a Lambda
+  invocation, changed buffer settings) are covered by the manifests: before consuming, a
+  writer lists the manifests of flushes ending at or after the first position it sees and
+  treats every position inside their ranges as already durable. A record that was written
+  is never written again, however the replayed batch is split.
+* A flush first writes its manifest as ``pending``, then the objects, then the manifest as
+  ``committed``. A writer that finds a pending manifest (a crash mid-flush) deletes the
+  objects it lists before writing anything, so a half-written flush leaves no duplicate.
+
+Limits (see the README): one writer per shard at a time (a zombie that lost its lease, or a
+Lambda ``ParallelizationFactor`` above 1, can write overlapping ranges); objects of a crashed
+flush are visible to queries until the replay cleans them up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from consumers.errors import PositionOrderError, SinkError
+from consumers.records import Event, Origin, Position
+from consumers.sink import formats, layout
+from consumers.sink.buffer import ShardBuffer, epoch_ms
+from consumers.sink.config import SinkConfig
+from shardflow import aws, envelope
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_SCHEMA: Final = "shardflow.manifest/1"
+_CONTENT_TYPES: Final = {"parquet": "application/vnd.apache.parquet", "jsonl": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenObject:
+    """One object of a flush: its key, partition values, row count and size."""
+
+    key: str
+    partition: tuple[tuple[str, str], ...]
+    records: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlushResult:
+    """What one flush made durable: the range ``[first, last]`` of the shard, the objects
+    written, how many events they hold and how many positions in the range were
+    dead-lettered instead, and the manifest's key."""
+
+    stream: str
+    shard_id: str
+    first: Position
+    last: Position
+    objects: tuple[WrittenObject, ...]
+    records: int
+    skipped: int
+    manifest_key: str
+
+
+def _key(seq: str, sub: int | None) -> tuple[int, int]:
+    return int(seq), -1 if sub is None else sub
+
+
+class ShardWriter:
+    """Buffers one shard's events and writes them to S3; see the module docstring.
+
+    Made by :meth:`S3Sink.shard`. ``resume_from`` is the position the consumer resumes
+    after (its checkpoint): records at or before it are ignored, and it is
+    :attr:`checkpointable` until something later is durable.
+
+    Not thread-safe: one writer per shard, fed from one thread.
+    """
+
+    def __init__(
+        self,
+        sink: S3Sink,
+        shard_id: str,
+        *,
+        resume_from: Position | None = None,
+    ) -> None:
+        self._sink = sink
+        self.shard_id = shard_id
+        self.stream = sink.stream
+        self._config = sink.config
+        self._buffer = ShardBuffer(sink.config)
+        self._durable: Position | None = resume_from
+        self._resume_key = None if resume_from is None else resume_from.key
+        self._last_key: tuple[int, int] | None = None
+        # Ranges [first, last] already durable from an earlier run, ascending; loaded on the
+        # first record. ``_range_idx`` moves forward as positions do.
+        self._ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
+        self._range_idx = 0
+        # A flush that failed after its pending manifest was written: cleaned up before the
+        # next attempt, whose range may differ.
+        self._failed: tuple[str, tuple[str, ...]] | None = None
+        self.flushes: list[FlushResult] = []
+
+    # ---------------------------------------------------------------- public interface
+
+    @property
+    def checkpointable(self) -> Position | None:
+        """The highest position such that every record at or before it is durably in S3
+        or dead-lettered (``resume_from`` until then). Checkpoint only this."""
+        return self._durable
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting for the next flush."""
+        return self._buffer.count
+
+    def add(self, event: Event) -> tuple[FlushResult, ...]:
+        """Buffer an event; flush when a boundary is reached. Returns the flushes made (an
+        arrival-time boundary flushes before the event, a size boundary after it)."""
+        origin = event.origin
+        key = _key(origin.sequence_number, origin.sub_sequence_number)
+        if not self._advance(key, origin):
+            return ()
+        if self._in_durable_range(key):
+            return self._consume_durable(origin)
+        buf = self._buffer
+        arrival_ms = buf.arrival_ms(event)
+        flushed: tuple[FlushResult, ...] = ()
+        if buf.span_reached(arrival_ms):
+            flushed = (self._flush(),)
+        buf.append(event, arrival_ms)
+        if buf.full:
+            flushed += (self._flush(),)
+        return flushed
+
+    def skip(self, origin: Origin) -> tuple[FlushResult, ...]:
+        """Record that the record at ``origin`` was consumed without output (it was
+        dead-lettered), so later positions can become checkpointable."""
+        key = _key(origin.sequence_number, origin.sub_sequence_number)
+        if not self._advance(key, origin):
+            return ()
+        if self._in_durable_range(key):
+            return self._consume_durable(origin)
+        if self._buffer:
+            self._buffer.note_skip(origin.position)
+        else:
+            self._durable = origin.position
+        return ()
+
+    def flush(self) -> FlushResult | None:
+        """Write whatever is buffered (shutdown, lease end, end of a Lambda invocation)."""
+        return self._flush() if self._buffer else None
+
+    def flush_if_idle(self, now: datetime | None = None) -> FlushResult | None:
+        """Flush when the first buffered event arrived ``max_span_seconds`` or more before
+        ``now`` (wall clock, default the current time): a quiet shard's events still reach
+        S3. The manifest makes such a flush safe to replay."""
+        if not self._buffer:
+            return None
+        now_ms = epoch_ms(now or datetime.now(UTC))
+        if now_ms - self._buffer.first_arrival_ms >= self._config.max_span_seconds * 1000:
+            return self._flush()
+        return None
+
+    def write_batch(
+        self, events: Iterable[Event], *, skipped: Iterable[Origin] = ()
+    ) -> list[FlushResult]:
+        """Write exactly these events (and mark ``skipped`` positions consumed), then flush:
+        the Lambda path, for the successful prefix of an invocation's batch. Positions
+        already durable from an earlier attempt (a retry, a bisected batch) are not
+        written again."""
+        items: list[tuple[tuple[int, int], Event | Origin]] = [
+            (_key(e.origin.sequence_number, e.origin.sub_sequence_number), e) for e in events
+        ]
+        items += [(_key(o.sequence_number, o.sub_sequence_number), o) for o in skipped]
+        items.sort(key=lambda item: item[0])
+        results: list[FlushResult] = []
+        for _, item in items:
+            results += self.add(item) if isinstance(item, Event) else self.skip(item)
+        final = self.flush()
+        if final is not None:
+            results.append(final)
+        return results
+
+    # ---------------------------------------------------------------- internals
+
+    def _advance(self, key: tuple[int, int], origin: Origin) -> bool:
+        """Check stream order; False for a record at or before ``resume_from``."""
+        if self._resume_key is not None and key <= self._resume_key:
+            return False  # the consumer already checkpointed past it
+        last = self._last_key
+        if last is not None and key <= last:
+            raise PositionOrderError(
+                f"record at {origin.position} is not after the last consumed position",
+                stream=self.stream,
+                shard_id=self.shard_id,
+                sequence_number=origin.sequence_number,
+            )
+        if self._ranges is None:
+            self._load_manifests(origin.position)
+        self._last_key = key
+        return True
+
+    def _in_durable_range(self, key: tuple[int, int]) -> bool:
+        ranges = self._ranges
+        if not ranges:
+            return False
+        idx = self._range_idx
+        while idx < len(ranges) and ranges[idx][1] < key:
+            idx += 1
+        self._range_idx = idx
+        return idx < len(ranges) and ranges[idx][0] <= key
+
+    def _consume_durable(self, origin: Origin) -> tuple[FlushResult, ...]:
+        # Everything buffered precedes the durable range: it is a flush of its own.
+        flushed = (self._flush(),) if self._buffer else ()
+        self._durable = origin.position
+        return flushed
+
+    def _load_manifests(self, start: Position) -> None:
+        sink = self._sink
+        prefix = layout.manifest_prefix(sink.config.prefix, self.stream, self.shard_id)
+        start_after = layout.manifests_start_after(
+            sink.config.prefix, self.stream, self.shard_id, start
+        )
+        ranges: list[tuple[tuple[int, int], tuple[int, int]]] = []
+        for key in sink.list_keys(prefix, start_after=start_after, shard_id=self.shard_id):
+            manifest = sink.read_manifest(key, shard_id=self.shard_id)
+            if manifest.get("status") != "committed":
+                self._discard(key, tuple(o["key"] for o in manifest.get("objects", [])))
+                continue
+            first = Position.parse(manifest["first"])
+            last = Position.parse(manifest["last"])
+            ranges.append((first.key, last.key))
+        ranges.sort()
+        if ranges:
+            logger.info(
+                "shard %s/%s: %d flush(es) at or after %s already in S3; not rewriting them",
+                self.stream,
+                self.shard_id,
+                len(ranges),
+                start,
+            )
+        self._ranges = ranges
+        self._range_idx = 0
+
+    def _discard(self, manifest_key: str, object_keys: tuple[str, ...]) -> None:
+        logger.warning(
+            "shard %s/%s: removing an unfinished flush (%s, %d object(s))",
+            self.stream,
+            self.shard_id,
+            manifest_key,
+            len(object_keys),
+        )
+        self._sink.delete_keys((*object_keys, manifest_key), shard_id=self.shard_id)
+
+    def _flush(self) -> FlushResult:
+        buf = self._buffer
+        first, last = buf.first, buf.last
+        assert first is not None and last is not None
+        config = self._config
+        sink = self._sink
+        manifest_key = layout.manifest_key(config.prefix, self.stream, self.shard_id, last)
+        bodies: list[tuple[WrittenObject, bytes]] = []
+        for partition, columns in buf.items():
+            key = layout.object_key(
+                config.prefix,
+                partition=partition,
+                stream=self.stream,
+                shard_id=self.shard_id,
+                first=first,
+                last=last,
+                extension=config.extension,
+            )
+            body = formats.encode(columns.as_dict(self.stream, self.shard_id), config)
+            bodies.append((WrittenObject(key, partition, len(columns), len(body)), body))
+        objects = tuple(obj for obj, _ in bodies)
+        if self._failed is not None:
+            stale_manifest, stale_keys = self._failed
+            keep = {o.key for o in objects}
+            stale = tuple(k for k in stale_keys if k not in keep)
+            if stale_manifest != manifest_key:
+                stale += (stale_manifest,)
+            if stale:
+                sink.delete_keys(stale, shard_id=self.shard_id)
+            self._failed = None
+        manifest: dict[str, Any] = {
+            "schema": MANIFEST_SCHEMA,
+            "status": "pending",
+            "stream": self.stream,
+            "shard_id": self.shard_id,
+            "first": str(first),
+            "last": str(last),
+            "format": config.format,
+            "records": buf.count,
+            "skipped": buf.skipped,
+            "bytes": sum(o.bytes for o in objects),
+            "first_arrival_time": envelope.format_time(buf.first_arrival_ms),
+            "last_arrival_time": envelope.format_time(buf.last_arrival_ms),
+            "objects": [
+                {
+                    "key": o.key,
+                    "partition": dict(o.partition),
+                    "records": o.records,
+                    "bytes": o.bytes,
+                }
+                for o in objects
+            ],
+        }
+        # Remembered before the first PUT: a request that times out may still have landed.
+        self._failed = (manifest_key, tuple(o.key for o in objects))
+        try:
+            sink.put(
+                manifest_key,
+                orjson.dumps(manifest),
+                "application/json",
+                shard_id=self.shard_id,
+                position=first,
+            )
+            for obj, body in bodies:
+                sink.put(
+                    obj.key,
+                    body,
+                    _CONTENT_TYPES[config.format],
+                    shard_id=self.shard_id,
+                    position=first,
+                )
+            manifest["status"] = "committed"
+            sink.put(
+                manifest_key,
+                orjson.dumps(manifest),
+                "application/json",
+                shard_id=self.shard_id,
+                position=first,
+            )
+        except SinkError:
+            logger.exception(
+                "shard %s/%s: flush %s..%s failed; keeping %d buffered event(s)",
+                self.stream,
+                self.shard_id,
+                first,
+                last,
+                buf.count,
+            )
+            raise
+        self._failed = None
+        result = FlushResult(
+            self.stream, self.shard_id, first, last, objects, buf.count, buf.skipped, manifest_key
+        )
+        self.flushes.append(result)
+        self._durable = last
+        buf.clear()
+        logger.debug(
+            "shard %s/%s: flushed %d event(s) %s..%s in %d object(s)",
+            self.stream,
+            self.shard_id,
+            result.records,
+            first,
+            last,
+            len(objects),
+        )
+        return result
+
+
+class S3Sink:
+    """Athena-ready output of one stream in one bucket; hands out a :class:`ShardWriter`
+    per shard.
+
+    ``s3_client`` is a boto3 S3 client (built from the environment when not given);
+    ``config`` a :class:`~consumers.sink.SinkConfig` (defaults: Parquet under ``events/``).
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        stream: str,
+        s3_client: Any = None,
+        config: SinkConfig | None = None,
+    ) -> None:
+        if not bucket:
+            raise ValueError("bucket must name an S3 bucket")
+        if not stream:
+            raise ValueError("stream must name the Kinesis stream the records come from")
+        self.bucket = bucket
+        self.stream = stream
+        self.config = config or SinkConfig()
+        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+
+    def shard(self, shard_id: str, *, resume_from: Position | None = None) -> ShardWriter:
+        """A writer for one shard, resuming after ``resume_from`` (the checkpoint)."""
+        return ShardWriter(self, shard_id, resume_from=resume_from)
+
+    def write_batch(
+        self,
+        shard_id: str,
+        events: Sequence[Event],
+        *,
+        skipped: Sequence[Origin] = (),
+    ) -> list[FlushResult]:
+        """Write exactly these events of one shard now (a Lambda invocation's successful
+        prefix); see :meth:`ShardWriter.write_batch`."""
+        return self.shard(shard_id).write_batch(events, skipped=skipped)
+
+    # ---------------------------------------------------------------- S3 I/O
+
+    def _error(
+        self, what: str, exc: Exception, shard_id: str, position: Position | None = None
+    ) -> SinkError:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        return SinkError(
+            f"{what} in s3://{self.bucket}: {exc}",
+            stream=self.stream,
+            shard_id=shard_id,
+            sequence_number=None if position is None else position.sequence_number,
+            error_code=code,
+        )
+
+    def put(
+        self, key: str, body: bytes, content_type: str, *, shard_id: str, position: Position
+    ) -> None:
+        """PutObject, errors translated to :class:`SinkError`."""
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(f"PutObject {key} failed", exc, shard_id, position) from exc
+
+    def list_keys(self, prefix: str, *, start_after: str, shard_id: str) -> list[str]:
+        """Keys under ``prefix`` after ``start_after``, ascending."""
+        keys: list[str] = []
+        kwargs: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": prefix,
+            "StartAfter": start_after,
+        }
+        try:
+            while True:
+                resp = self._s3.list_objects_v2(**kwargs)
+                keys += [obj["Key"] for obj in resp.get("Contents", [])]
+                if not resp.get("IsTruncated"):
+                    return keys
+                kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(f"ListObjectsV2 {prefix} failed", exc, shard_id) from exc
+
+    def read_manifest(self, key: str, *, shard_id: str) -> dict[str, Any]:
+        """A manifest's JSON."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(f"GetObject {key} failed", exc, shard_id) from exc
+        try:
+            manifest: dict[str, Any] = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise SinkError(
+                f"manifest s3://{self.bucket}/{key} is not JSON: {exc}",
+                stream=self.stream,
+                shard_id=shard_id,
+            ) from exc
+        return manifest
+
+    def delete_keys(self, keys: Sequence[str], *, shard_id: str) -> None:
+        """Delete objects (1,000 per request)."""
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            try:
+                resp = self._s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error("DeleteObjects failed", exc, shard_id) from exc
+            errors = resp.get("Errors", [])
+            if errors:
+                raise SinkError(
+                    f"DeleteObjects failed for {errors[0].get('Key')}: {errors[0].get('Message')}",
+                    stream=self.stream,
+                    shard_id=shard_id,
+                    error_code=errors[0].get("Code"),
+                )
