@@ -17,7 +17,7 @@ from typing import Any, Final
 import orjson
 
 from consumers.errors import SinkError
-from consumers.schema import TableSchema
+from consumers.schema import Column, TableSchema
 from consumers.sink.config import SinkConfig
 
 #: Columns holding epoch milliseconds in the buffer, written as timestamps.
@@ -43,7 +43,7 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-_ARROW_SCHEMAS: dict[TableSchema, Any] = {}
+_ARROW_SCHEMAS: dict[tuple[Column, ...], Any] = {}
 
 
 def encode_parquet(
@@ -51,9 +51,9 @@ def encode_parquet(
 ) -> bytes:
     """A Parquet file (zstd) of the columns."""
     pa, pq = _pyarrow()
-    arrow_schema = _ARROW_SCHEMAS.get(schema)
+    arrow_schema = _ARROW_SCHEMAS.get(schema.columns)
     if arrow_schema is None:
-        arrow_schema = _ARROW_SCHEMAS[schema] = schema.arrow_schema()
+        arrow_schema = _ARROW_SCHEMAS[schema.columns] = schema.arrow_schema()
     arrays = [pa.array(columns[f.name], type=f.type) for f in arrow_schema]
     table = pa.Table.from_arrays(arrays, schema=arrow_schema)
     out = io.BytesIO()

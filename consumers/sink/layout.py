@@ -11,12 +11,15 @@ same keys, so a replay overwrites instead of duplicating.
 
 Manifests (one per flush, written last; Athena never reads ``_``-prefixed paths)::
 
-    PREFIX/_manifests/STREAM/SHARD/LASTSEQ-LASTSUB.json
+    PREFIX/_manifests/STREAM/SHARD/LLL-LASTSEQ-{n|sNNNNNNNNNN}.json
 
-keyed by the flush's *last* position, zero-padded so that S3's lexicographic listing is
-stream order: one ``ListObjectsV2(StartAfter=...)`` finds every flush whose range ends at or
-after a position, including one that began before it (a Lambda batch retried after a
-bisect starts inside an earlier flush).
+keyed by the flush's *last* position: LLL is the sequence number's digit count (so that
+S3's lexicographic order is numeric order for any length), ``n`` marks a plain record and
+``sNNNNNNNNNN`` a zero-padded sub-sequence number (``n`` sorts first, like
+:class:`~consumers.Position`). Listing is therefore stream order: one
+``ListObjectsV2(StartAfter=...)`` finds every flush whose range ends at or after a position,
+including one that began before it (a Lambda batch retried after a bisect starts inside an
+earlier flush).
 """
 
 from __future__ import annotations
@@ -27,9 +30,6 @@ from typing import Final
 from consumers.records import Position
 
 MANIFESTS_DIR: Final = "_manifests"
-#: Kinesis sequence numbers are decimal strings of at most 129 digits (API pattern
-#: ``0|([1-9]\d{0,128})``); manifest names pad to that width so they sort numerically.
-_SEQ_WIDTH: Final = 129
 _SUB_WIDTH: Final = 10
 
 
@@ -66,9 +66,12 @@ def manifest_prefix(prefix: str, stream: str, shard_id: str) -> str:
 
 
 def _sortable(position: Position) -> str:
-    # None (a plain record) sorts before sub-sequence 0, as in Position's ordering.
-    sub = 0 if position.sub_sequence_number is None else position.sub_sequence_number + 1
-    return f"{position.sequence_number:0>{_SEQ_WIDTH}}-{sub:0{_SUB_WIDTH}d}"
+    # Kinesis sequence numbers are canonical decimals of at most 129 digits (API pattern
+    # 0|([1-9]\d{0,128})): length first, then digits, orders them numerically.
+    seq = position.sequence_number.lstrip("0") or "0"
+    sub = position.sub_sequence_number
+    tail = "n" if sub is None else f"s{sub:0{_SUB_WIDTH}d}"
+    return f"{len(seq):03d}-{seq}-{tail}"
 
 
 def manifest_key(prefix: str, stream: str, shard_id: str, last: Position) -> str:
