@@ -13,14 +13,14 @@ import importlib
 from typing import Any
 
 #: Consumer sub-command modules, in the order ``shardflow consume --help`` lists them.
-_CONSUMER_MODULES = ("consumers.kcl.cli",)
+_CONSUMER_MODULES = ("consumers.kcl.cli", "consumers.lambda_esm.cli")
 
 
 def register(sub: Any) -> None:
     """Add the ``consume`` command group."""
     parser: argparse.ArgumentParser = sub.add_parser(
         "consume",
-        help="run a consumer (kcl: the KCL MultiLangDaemon, ...)",
+        help="run a consumer (kcl: the KCL MultiLangDaemon; lambda: the Lambda handler under a local event source mapping)",
         description="Consume a Kinesis stream into S3 with one of shardflow's consumers.",
     )
     consumers = parser.add_subparsers(dest="consumer", required=True, metavar="CONSUMER")
