@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     """Add the ``consume`` command group."""
     parser: argparse.ArgumentParser = sub.add_parser(
         "consume",
-        help="run a consumer (kcl: the KCL MultiLangDaemon; lambda: the Lambda handler under a local event source mapping)",
+        help="run a consumer (kcl: the KCL MultiLangDaemon; lambda: the Lambda handler locally)",
         description="Consume a Kinesis stream into S3 with one of shardflow's consumers.",
     )
     consumers = parser.add_subparsers(dest="consumer", required=True, metavar="CONSUMER")
