@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-import orjson
+from orjson import dumps
 
 from consumers.records import Event, Position
 from consumers.schema import PartitionKey
@@ -33,57 +33,53 @@ def epoch_ms(value: datetime) -> int:
     return (value - _EPOCH) // _MS
 
 
-class Columns:
-    """Column lists of one partition of a pending flush (names as in the schema)."""
+#: Row layout in the buffer: the schema's columns less ``stream`` and ``shard_id`` (the same
+#: for every row of a shard writer, added when the columns are built).
+_ROW_COLUMNS: Final = (
+    "id",
+    "source",
+    "type",
+    "time",
+    "specversion",
+    "data",
+    "extensions",
+    "sequence_number",
+    "sub_sequence_number",
+    "partition_key",
+    "arrival_time",
+)
+Row = tuple[str, str, str, int | None, str, str | None, str | None, str, int | None, str, int]
 
-    __slots__ = (
-        "arrival_time",
-        "data",
-        "extensions",
-        "id",
-        "partition_key",
-        "sequence_number",
-        "source",
-        "specversion",
-        "sub_sequence_number",
-        "time",
-        "type",
-    )
+
+class Columns:
+    """The rows of one partition of a pending flush.
+
+    Kept as row tuples (one allocation per event, the cheapest thing to append) and
+    turned into column lists once, at flush time.
+    """
+
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.id: list[str] = []
-        self.source: list[str] = []
-        self.type: list[str] = []
-        self.time: list[int | None] = []
-        self.specversion: list[str] = []
-        self.data: list[str | None] = []
-        self.extensions: list[str | None] = []
-        self.sequence_number: list[str] = []
-        self.sub_sequence_number: list[int | None] = []
-        self.partition_key: list[str] = []
-        self.arrival_time: list[int] = []
+        self.rows: list[Row] = []
 
     def __len__(self) -> int:
-        return len(self.id)
+        return len(self.rows)
 
     def as_dict(self, stream: str, shard_id: str) -> dict[str, list[Any]]:
         """Every schema column as a list (``time``/``arrival_time`` in epoch ms)."""
-        n = len(self.id)
-        return {
-            "id": self.id,
-            "source": self.source,
-            "type": self.type,
-            "time": self.time,
-            "specversion": self.specversion,
-            "data": self.data,
-            "extensions": self.extensions,
-            "stream": [stream] * n,
-            "shard_id": [shard_id] * n,
-            "sequence_number": self.sequence_number,
-            "sub_sequence_number": self.sub_sequence_number,
-            "partition_key": self.partition_key,
-            "arrival_time": self.arrival_time,
-        }
+        n = len(self.rows)
+        columns: dict[str, list[Any]] = (
+            {
+                name: list(values)
+                for name, values in zip(_ROW_COLUMNS, zip(*self.rows, strict=True), strict=True)
+            }
+            if n
+            else {name: [] for name in _ROW_COLUMNS}
+        )
+        columns["stream"] = [stream] * n
+        columns["shard_id"] = [shard_id] * n
+        return columns
 
 
 class ShardBuffer:
@@ -178,28 +174,31 @@ class ShardBuffer:
         """Add an event (its position after every position consumed so far)."""
         env = event.envelope
         origin = event.origin
-        time_ms = None if event.time is None else epoch_ms(event.time)
+        event_time = event.time
+        time_ms = None if event_time is None else (event_time - _EPOCH) // _MS
         part = self.partition_of(env, arrival_ms if time_ms is None else time_ms)
         cols = self.partitions.get(part)
         if cols is None:
             cols = self.partitions[part] = Columns()
-        cols.id.append(env["id"])
-        cols.source.append(env["source"])
-        cols.type.append(env["type"])
-        cols.time.append(time_ms)
-        cols.specversion.append(env["specversion"])
         data = env.get("data")
-        cols.data.append(None if data is None else orjson.dumps(data).decode())
         extra = len(env) - _REQUIRED_COUNT - ("time" in env) - ("data" in env)
-        cols.extensions.append(
-            orjson.dumps({k: v for k, v in env.items() if k not in _OWN_COLUMNS}).decode()
-            if extra
-            else None
+        cols.rows.append(
+            (
+                env["id"],
+                env["source"],
+                env["type"],
+                time_ms,
+                env["specversion"],
+                None if data is None else dumps(data).decode(),
+                dumps({k: v for k, v in env.items() if k not in _OWN_COLUMNS}).decode()
+                if extra
+                else None,
+                origin.sequence_number,
+                origin.sub_sequence_number,
+                origin.partition_key,
+                arrival_ms,
+            )
         )
-        cols.sequence_number.append(origin.sequence_number)
-        cols.sub_sequence_number.append(origin.sub_sequence_number)
-        cols.partition_key.append(origin.partition_key)
-        cols.arrival_time.append(arrival_ms)
         position = (origin.sequence_number, origin.sub_sequence_number)
         if self.count == 0:
             self._first = position
