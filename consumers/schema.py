@@ -192,9 +192,9 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("extensions", "string", "other envelope attributes as a JSON object, or null"),
     Column("stream", "string", "Kinesis stream name"),
     Column("shard_id", "string", "Kinesis shard id"),
-    Column("sequence_number", "string", "Kinesis sequence number (decimal, up to 128 digits)"),
+    Column("sequence_number", "string", "Kinesis sequence number (decimal string)"),
     Column("sub_sequence_number", "bigint", "index in the KPL aggregate; null for a plain record"),
-    Column("partition_key", "string", "the user record's partition key"),
+    Column("partition_key", "string", "partition key of the user record"),
     Column("arrival_time", "timestamp", "Kinesis approximate arrival time (UTC)"),
 )
 

@@ -18,7 +18,12 @@ from collections.abc import Sequence
 from shardflow import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-_COMMAND_MODULES = ("shardflow.cli.local", "shardflow.cli.consume")
+_COMMAND_MODULES = (
+    "shardflow.cli.local",
+    "shardflow.cli.consume",
+    "shardflow.cli.ddl",
+    "shardflow.cli.query",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,101 @@
+"""``shardflow query "SQL"``: Athena-style SQL on the sink's output, locally, with DuckDB."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+from shardflow import resources, settings
+
+
+def register(sub: Any) -> None:
+    """Add the ``query`` sub-command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "query",
+        help="run SQL on the S3 output locally with DuckDB (table as in Athena)",
+        description=(
+            "Run an Athena-style SQL query with DuckDB over the S3 sink's output: in S3 "
+            "(AWS_ENDPOINT_URL points at the emulator or LocalStack; objects are copied to a "
+            "temporary folder) or in a local folder (--path). The table has the name and "
+            "columns of the Athena DDL (shardflow ddl), Hive partitions dt and hr included; "
+            f"it is also reachable as {resources.GLUE_DATABASE}.{resources.GLUE_TABLE}."
+        ),
+    )
+    parser.add_argument(
+        "sql", help='the query, e.g. "SELECT type, count(*) FROM events GROUP BY 1"'
+    )
+    parser.add_argument(
+        "--path", default=None, help="local folder holding dt=.../hr=... (instead of S3)"
+    )
+    parser.add_argument(
+        "--bucket",
+        default=None,
+        help=f"output bucket (default: ${settings.BUCKET} or {resources.BUCKET})",
+    )
+    parser.add_argument(
+        "--prefix",
+        default=None,
+        help=f"output prefix (default: ${settings.OUTPUT_PREFIX} or {resources.OUTPUT_PREFIX})",
+    )
+    parser.add_argument(
+        "--endpoint-url", default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)"
+    )
+    parser.add_argument("--database", default=resources.GLUE_DATABASE, help="schema name")
+    parser.add_argument("--table", default=resources.GLUE_TABLE, help="table name")
+    parser.add_argument(
+        "--output", choices=("table", "csv", "json"), default="table", help="result format"
+    )
+    parser.set_defaults(func=run)
+
+
+def _print_table(names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    cells = [names] + [["NULL" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(names))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    sys.stdout.write("\n".join(lines) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _print(names: list[str], rows: list[tuple[Any, ...]], output: str) -> None:
+    if output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(rows)
+    elif output == "json":
+        import orjson  # noqa: PLC0415
+
+        for row in rows:
+            sys.stdout.write(
+                orjson.dumps(dict(zip(names, row, strict=True)), default=str).decode() + "\n"
+            )
+    else:
+        _print_table(names, rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the query and print its result; 1 on error."""
+    from consumers import localquery  # noqa: PLC0415 - core must not need consumers
+    from shardflow import aws  # noqa: PLC0415
+
+    try:
+        if args.path:
+            con = localquery.connect(args.path, table=args.table, database=args.database)
+            try:
+                names, rows = localquery.run(con, args.sql)
+            finally:
+                con.close()
+        else:
+            bucket = args.bucket or settings.env(settings.BUCKET) or resources.BUCKET
+            prefix = args.prefix or settings.env(settings.OUTPUT_PREFIX) or resources.OUTPUT_PREFIX
+            s3 = aws.client("s3", endpoint_url=args.endpoint_url)
+            with localquery.connect_s3(
+                s3, bucket, prefix, table=args.table, database=args.database
+            ) as con:
+                names, rows = localquery.run(con, args.sql)
+    except localquery.QueryError as exc:
+        print(f"shardflow query: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    _print(names, rows, args.output)
+    return 0
