@@ -175,6 +175,16 @@ def run(args: argparse.Namespace) -> int:
             shard_sync_interval_seconds=args.shard_sync_interval_seconds,
         )
         stream = args.stream or settings.env(settings.STREAM, resources.STREAM) or resources.STREAM
+        if args.handler == DEFAULT_HANDLER and config.parallelization_factor > 1:
+            # Concurrent batches of one shard would write overlapping ranges to the S3 sink,
+            # whose exactly-once bookkeeping assumes one writer per shard.
+            print(  # noqa: T201
+                "shardflow consume lambda: the default handler writes to the S3 sink, which "
+                "needs ParallelizationFactor 1 (one writer per shard); got "
+                f"{config.parallelization_factor}",
+                file=sys.stderr,
+            )
+            return 2
         prepare_local_run(
             stream=stream, config=config, options=options, create=args.create_resources
         )

@@ -1,0 +1,85 @@
+"""How often an event has failed: one DynamoDB counter per event position.
+
+An event that keeps failing would block its shard forever (Lambda retries a Kinesis batch
+from the first failed record). The handler counts failures per event in the attempts table
+(key :data:`shardflow.resources.ATTEMPTS_KEY_ATTR`, TTL attribute
+:data:`shardflow.resources.ATTEMPTS_TTL_ATTR`) and dead-letters the event once the count
+reaches the limit. The count survives the invocation (and the execution environment), which
+an in-memory count would not.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from consumers.lambda_handler.errors import AttemptStoreError
+from consumers.records import Origin
+from shardflow import resources
+
+_KEY: Final = resources.ATTEMPTS_KEY_ATTR
+_TTL: Final = resources.ATTEMPTS_TTL_ATTR
+
+
+def attempt_key(consumer: str, origin: Origin) -> str:
+    """The counter's key: consumer, stream, shard and position (``SEQ`` or ``SEQ.SUB``)."""
+    return f"{consumer}#{origin.stream}#{origin.shard_id}#{origin.position}"
+
+
+class AttemptStore:
+    """Counts failures per event position in a DynamoDB table (atomic ADD)."""
+
+    def __init__(
+        self, table: str, *, dynamodb_client: Any, consumer: str, ttl_seconds: int
+    ) -> None:
+        self.table = table
+        self._ddb = dynamodb_client
+        self._consumer = consumer
+        self._ttl = ttl_seconds
+
+    def record_failure(self, origin: Origin) -> int:
+        """Count one more failure of the event at ``origin``; return the count so far."""
+        try:
+            resp = self._ddb.update_item(
+                TableName=self.table,
+                Key={_KEY: {"S": attempt_key(self._consumer, origin)}},
+                UpdateExpression="ADD #n :one SET #ttl = :ttl",
+                ExpressionAttributeNames={"#n": "attempts", "#ttl": _TTL},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":ttl": {"N": str(int(time.time()) + self._ttl)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
+            raise AttemptStoreError(
+                f"cannot count the failure in {self.table}: {exc}",
+                stream=origin.stream,
+                shard_id=origin.shard_id,
+                sequence_number=origin.sequence_number,
+                error_code=code,
+            ) from exc
+        return int(resp["Attributes"]["attempts"]["N"])
+
+    def failures(self, origin: Origin) -> int:
+        """Failures counted so far for the event at ``origin`` (0 when none)."""
+        try:
+            resp = self._ddb.get_item(
+                TableName=self.table,
+                Key={_KEY: {"S": attempt_key(self._consumer, origin)}},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
+            raise AttemptStoreError(
+                f"cannot read {self.table}: {exc}",
+                stream=origin.stream,
+                shard_id=origin.shard_id,
+                sequence_number=origin.sequence_number,
+                error_code=code,
+            ) from exc
+        item = resp.get("Item")
+        return int(item["attempts"]["N"]) if item else 0

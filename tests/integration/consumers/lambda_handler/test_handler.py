@@ -1,0 +1,241 @@
+"""The Lambda handler on Lambda's Kinesis event shape, against the emulator's S3, SQS, DynamoDB."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from consumers.lambda_handler import handler as entry_point
+from consumers.lambda_handler import reset
+from shardflow import settings
+
+
+class Flaky:
+    """Processing that fails on chosen event ids a number of times, and counts runs."""
+
+    def __init__(self, fail: dict[str, int] | None = None) -> None:
+        self.fail = dict(fail or {})
+        self.runs: Counter[str] = Counter()
+
+    def __call__(self, event: Any) -> None:
+        self.runs[event.id] += 1
+        if self.fail.get(event.id, 0) > 0:
+            self.fail[event.id] -= 1
+            raise RuntimeError(f"cannot process {event.id}")
+
+
+def failed_seqs(response: dict[str, Any]) -> list[str]:
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def seqs(event: dict[str, Any]) -> list[str]:
+    return [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+
+
+def test_success_writes_every_event_of_plain_and_aggregated_records(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event(
+        [
+            ("a", events.envelope("e1")),
+            ("b", events.aggregate(["e2", "e3", "e4"])),
+            ("c", events.envelope("e5")),
+        ],
+        stream=handler_env.stream,
+    )
+    process = Flaky()
+    response = handler_env.consumer(process)(event, context)
+    assert response == {"batchItemFailures": []}
+    rows = handler_env.output()
+    assert [r["id"] for r in rows] == ["e1", "e2", "e3", "e4", "e5"]
+    assert {r["stream"] for r in rows} == {handler_env.stream}
+    assert [r["sub_sequence_number"] for r in rows] == [None, 0, 1, 2, None]
+    assert rows[1]["partition_key"] == "agg"
+    assert set(process.runs) == {"e1", "e2", "e3", "e4", "e5"}
+
+
+def test_failure_mid_batch_reports_it_and_every_later_record_and_writes_the_prefix(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event(
+        [(f"k{i}", events.envelope(f"e{i}")) for i in range(6)], stream=handler_env.stream
+    )
+    process = Flaky({"e2": 1})
+    response = handler_env.consumer(process)(event, context)
+    assert failed_seqs(response) == seqs(event)[2:]
+    assert [r["id"] for r in handler_env.output()] == ["e0", "e1"]
+    assert "e3" not in process.runs  # never tried after the failure
+
+    # Lambda retries from the failed record: the rest is written, nothing twice.
+    retry = {"Records": event["Records"][2:]}
+    assert handler_env.consumer(process)(retry, context) == {"batchItemFailures": []}
+    assert [r["id"] for r in handler_env.output()] == [f"e{i}" for i in range(6)]
+
+
+def test_all_failing_reports_the_whole_batch(handler_env: Any, events: Any, context: Any) -> None:
+    event = events.kinesis_event(
+        [(f"k{i}", events.envelope(f"e{i}")) for i in range(3)], stream=handler_env.stream
+    )
+    response = handler_env.consumer(Flaky({"e0": 1}))(event, context)
+    assert failed_seqs(response) == seqs(event)
+    assert handler_env.output() == []
+
+
+def test_failure_inside_an_aggregate_fails_the_record_and_keeps_its_siblings_for_the_retry(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event(
+        [("a", events.aggregate(["e1", "e2", "e3"])), ("b", events.envelope("e4"))],
+        stream=handler_env.stream,
+    )
+    process = Flaky({"e2": 1})
+    consumer = handler_env.consumer(process)
+    assert failed_seqs(consumer(event, context)) == seqs(event)
+    assert handler_env.output() == []  # e1 is not written without its record
+    assert consumer(event, context) == {"batchItemFailures": []}
+    assert [r["id"] for r in handler_env.output()] == ["e1", "e2", "e3", "e4"]
+    assert process.runs["e1"] == 1  # idempotency: e1's processing did not run again
+
+
+def test_poison_event_is_dead_lettered_with_its_payload_after_max_attempts(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    payloads = [(f"k{i}", events.envelope(f"e{i}")) for i in range(4)]
+    event = events.kinesis_event(payloads, stream=handler_env.stream)
+    process = Flaky({"e1": 10**6})
+    consumer = handler_env.consumer(process)
+    batch = event
+    responses = []
+    for _ in range(handler_env.config.max_attempts):
+        response = consumer(batch, context)
+        responses.append(response)
+        failed = failed_seqs(response)
+        if not failed:
+            break
+        batch = {
+            "Records": [r for r in event["Records"] if r["kinesis"]["sequenceNumber"] in failed]
+        }
+    assert [len(failed_seqs(r)) for r in responses] == [3, 3, 0]
+    assert process.runs["e1"] == 3
+    assert [r["id"] for r in handler_env.output()] == ["e0", "e2", "e3"]
+    [letter] = handler_env.dead_letters()
+    assert letter["reason"] == "handler_failed"
+    assert "cannot process e1" in letter["error"]
+    assert base64.b64decode(letter["payload_base64"]) == payloads[1][1]
+    assert letter["sequence_number"] == seqs(event)[1]
+
+
+def test_undecodable_records_are_dead_lettered_at_once(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    corrupt = bytearray(events.aggregate(["x1", "x2"]))
+    corrupt[-1] ^= 0xFF  # digest mismatch
+    event = events.kinesis_event(
+        [("a", events.envelope("e1")), ("b", bytes(corrupt)), ("c", b"not json")],
+        stream=handler_env.stream,
+    )
+    response = handler_env.consumer()(event, context)
+    assert response == {"batchItemFailures": []}
+    assert [r["id"] for r in handler_env.output()] == ["e1"]
+    letters = handler_env.dead_letters()
+    assert sorted(letter["reason"] for letter in letters) == [
+        "corrupt_aggregate",
+        "invalid_envelope",
+    ]
+    by_reason = {letter["reason"]: letter for letter in letters}
+    assert base64.b64decode(by_reason["corrupt_aggregate"]["payload_base64"]) == bytes(corrupt)
+    assert base64.b64decode(by_reason["invalid_envelope"]["payload_base64"]) == b"not json"
+
+
+def test_documented_event_verbatim_is_consumed(handler_env: Any, events: Any, context: Any) -> None:
+    # The developer guide's example: its data ("Hello, this is a test.") is no envelope.
+    response = handler_env.consumer()(copy.deepcopy(events.documented), context)
+    assert response == {"batchItemFailures": []}
+    letters = handler_env.dead_letters()
+    assert [letter["reason"] for letter in letters] == ["invalid_envelope"] * 2
+    assert {letter["stream"] for letter in letters} == {"lambda-stream"}
+    assert {letter["shard_id"] for letter in letters} == {"shardId-000000000006"}
+
+
+def test_idempotent_replay_neither_reprocesses_nor_duplicates(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event(
+        [("a", events.aggregate(["e1", "e2"])), ("b", events.envelope("e3"))],
+        stream=handler_env.stream,
+    )
+    process = Flaky()
+    handler_env.consumer(process)(event, context)
+    # A replay of the same batch (a retry after a timeout) and a bisected half of it.
+    fresh = handler_env.consumer(process)
+    assert fresh(copy.deepcopy(event), context) == {"batchItemFailures": []}
+    assert fresh({"Records": event["Records"][1:]}, context) == {"batchItemFailures": []}
+    assert process.runs == Counter({"e1": 1, "e2": 1, "e3": 1})
+    assert [r["id"] for r in handler_env.output()] == ["e1", "e2", "e3"]
+
+
+def test_without_idempotency_table_processing_runs_again_on_replay(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
+    process = Flaky()
+    consumer = handler_env.consumer(process, idempotency_table=None)
+    consumer(event, context)
+    consumer(event, context)
+    assert process.runs["e1"] == 2
+    assert [r["id"] for r in handler_env.output()] == ["e1"]  # S3 output stays exactly once
+
+
+def test_metrics_are_emitted_as_emf(
+    handler_env: Any, events: Any, context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = events.kinesis_event(
+        [(f"k{i}", events.envelope(f"e{i}")) for i in range(3)] + [("x", b"junk")],
+        stream=handler_env.stream,
+    )
+    handler_env.consumer(Flaky({"e1": 1}))(event, context)
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [doc] = docs
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "shardflow-test"
+
+    def value(name: str) -> float:
+        raw = doc[name]
+        return float(raw[0] if isinstance(raw, list) else raw)
+
+    assert {m["Name"] for m in directive["Metrics"]} >= {
+        "ProcessedEvents",
+        "FailedEvents",
+        "FailedRecords",
+        "DeadLetteredEvents",
+        "IteratorAgeMilliseconds",
+    }
+    assert value("ProcessedEvents") == 1
+    assert value("FailedEvents") == 1
+    assert value("FailedRecords") == 3
+    assert value("DeadLetteredEvents") == 0
+    assert value("IteratorAgeMilliseconds") > 0
+    assert doc["stream"] == handler_env.stream
+
+
+def test_entry_point_reads_its_configuration_from_the_environment(
+    handler_env: Any, events: Any, context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = handler_env.config
+    monkeypatch.setenv(settings.BUCKET, config.bucket)
+    monkeypatch.setenv(settings.DLQ_URL, config.dlq_url)
+    monkeypatch.setenv(settings.IDEMPOTENCY_TABLE, config.idempotency_table)
+    monkeypatch.setenv(settings.ATTEMPTS_TABLE, config.attempts_table)
+    monkeypatch.setenv(settings.OUTPUT_FORMAT, "jsonl")
+    reset()
+    try:
+        event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
+        assert entry_point(event, context) == {"batchItemFailures": []}
+    finally:
+        reset()
+    assert [r["id"] for r in handler_env.output()] == ["e1"]
