@@ -1,0 +1,299 @@
+# What a KCL 3 MultiLangDaemon running consumers.kcl needs from AWS: a role that can read one
+# stream, manage exactly its own three DynamoDB tables and publish metrics in its own
+# namespace, and (optionally) those tables pre-created encrypted with the key schema the KCL
+# expects. Compute is yours: run the daemon on ECS/Fargate with this role as the task role,
+# or on EC2 with the instance profile.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition      = data.aws_partition.current.partition
+  region         = data.aws_region.current.name
+  account_id     = data.aws_caller_identity.current.account_id
+  stream_name    = element(split("/", var.stream_arn), 1)
+  table_arn_base = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table"
+
+  lease_table_name             = var.application_name
+  coordinator_state_table_name = "${var.application_name}-CoordinatorState"
+  worker_metrics_table_name    = "${var.application_name}-WorkerMetricStats"
+  lease_table_arn              = "${local.table_arn_base}/${local.lease_table_name}"
+  coordinator_state_table_arn  = "${local.table_arn_base}/${local.coordinator_state_table_name}"
+  worker_metrics_table_arn     = "${local.table_arn_base}/${local.worker_metrics_table_name}"
+
+  create_kms_key = var.create_tables && var.create_kms_key
+  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  bucket_arn     = var.bucket_name == null ? null : "arn:${local.partition}:s3:::${var.bucket_name}"
+
+  # Table creation is the KCL's job only when Terraform does not do it.
+  table_actions = concat(
+    ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+    var.create_tables ? [] : ["dynamodb:CreateTable", "dynamodb:UpdateTable"],
+  )
+  kms_key_arns_used = compact([var.create_tables ? local.kms_key_arn : null, var.stream_kms_key_arn, var.bucket_kms_key_arn, var.dead_letter_queue_kms_key_arn])
+}
+
+# --- Encryption -----------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "kms_key_policy" {
+  count = local.create_kms_key ? 1 : 0
+
+  # checkov:skip=CKV_AWS_109:A key policy's "*" resource is this key; the account root delegates access to IAM policies.
+  # checkov:skip=CKV_AWS_111:A key policy's "*" resource is this key; the account root delegates access to IAM policies.
+  # checkov:skip=CKV_AWS_356:A key policy's "*" resource is this key.
+  statement {
+    sid       = "AccountAdministersKeyThroughIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  description             = "KCL application ${var.application_name}: lease, coordinator and worker-metrics tables"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_in_days
+  policy                  = data.aws_iam_policy_document.kms_key_policy[0].json
+  tags                    = var.tags
+}
+
+resource "aws_kms_alias" "this" {
+  count = local.create_kms_key ? 1 : 0
+
+  name          = "alias/${var.application_name}-kcl"
+  target_key_id = aws_kms_key.this[0].key_id
+}
+
+# --- The KCL 3 tables -----------------------------------------------------------------------
+
+# Lease table: one item per shard (leaseKey), and the index KCL 3 uses to find a worker's
+# leases (hash leaseOwner, range leaseKey, keys only). The KCL checks both exist and skips
+# creating them.
+resource "aws_dynamodb_table" "lease" {
+  count = var.create_tables ? 1 : 0
+
+  name                        = local.lease_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "leaseKey"
+  deletion_protection_enabled = var.deletion_protection_enabled
+
+  attribute {
+    name = "leaseKey"
+    type = "S"
+  }
+
+  attribute {
+    name = "leaseOwner"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "LeaseOwnerToLeaseKeyIndex"
+    hash_key        = "leaseOwner"
+    range_key       = "leaseKey"
+    projection_type = "KEYS_ONLY"
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery_enabled
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.create_kms_key || var.kms_key_arn != null
+      error_message = "kms_key_arn is required when create_kms_key is false."
+    }
+  }
+}
+
+# Coordinator state: the leader lock and the 2.x-to-3.x migration state.
+resource "aws_dynamodb_table" "coordinator_state" {
+  count = var.create_tables ? 1 : 0
+
+  name                        = local.coordinator_state_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "key"
+  deletion_protection_enabled = var.deletion_protection_enabled
+
+  attribute {
+    name = "key"
+    type = "S"
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery_enabled
+  }
+
+  tags = var.tags
+}
+
+# Worker metrics (CPU per worker) that KCL 3's lease balancing reads.
+resource "aws_dynamodb_table" "worker_metrics" {
+  count = var.create_tables ? 1 : 0
+
+  name                        = local.worker_metrics_table_name
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "wid"
+  deletion_protection_enabled = var.deletion_protection_enabled
+
+  attribute {
+    name = "wid"
+    type = "S"
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = local.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.point_in_time_recovery_enabled
+  }
+
+  tags = var.tags
+}
+
+# --- Role -----------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = var.assume_role_services
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "${var.application_name}-kcl"
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "kcl" {
+  statement {
+    sid = "ReadStream"
+    actions = [
+      "kinesis:DescribeStream",
+      "kinesis:DescribeStreamSummary",
+      "kinesis:GetRecords",
+      "kinesis:GetShardIterator",
+      "kinesis:ListShards",
+    ]
+    resources = [var.stream_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.enhanced_fan_out ? [1] : []
+    content {
+      sid       = "RegisterFanOutConsumer"
+      actions   = ["kinesis:RegisterStreamConsumer"]
+      resources = [var.stream_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.enhanced_fan_out ? [1] : []
+    content {
+      sid       = "SubscribeAsFanOutConsumer"
+      actions   = ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"]
+      resources = ["${var.stream_arn}/consumer/*"]
+    }
+  }
+
+  statement {
+    sid       = "OwnTables"
+    actions   = local.table_actions
+    resources = [local.lease_table_arn, local.coordinator_state_table_arn, local.worker_metrics_table_arn]
+  }
+
+  statement {
+    sid       = "FindOwnLeases"
+    actions   = ["dynamodb:Query"]
+    resources = ["${local.lease_table_arn}/index/*"]
+  }
+
+  statement {
+    # checkov:skip=CKV_AWS_356:PutMetricData has no resource-level permissions; the condition limits it to the application's namespace.
+    sid       = "PublishMetricsInOwnNamespace"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.application_name]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.kms_key_arns_used) > 0 ? [1] : []
+    content {
+      sid       = "UseKeysOfWhatItReadsAndWrites"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      resources = local.kms_key_arns_used
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.bucket_name == null ? [] : [1]
+    content {
+      sid     = "WriteOutputAndErrorPrefixes"
+      actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      resources = [
+        "${local.bucket_arn}/${var.output_prefix}/*",
+        "${local.bucket_arn}/${var.errors_prefix}/*",
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.dead_letter_queue_arn == null ? [] : [1]
+    content {
+      sid       = "SendToDeadLetterQueue"
+      actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+      resources = [var.dead_letter_queue_arn]
+    }
+  }
+}
+
+resource "aws_iam_policy" "this" {
+  name        = "${var.application_name}-kcl"
+  description = "KCL application ${var.application_name} reading ${local.stream_name}"
+  policy      = data.aws_iam_policy_document.kcl.json
+  tags        = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "this" {
+  role       = aws_iam_role.this.name
+  policy_arn = aws_iam_policy.this.arn
+}
+
+resource "aws_iam_instance_profile" "this" {
+  count = var.create_instance_profile ? 1 : 0
+
+  name = "${var.application_name}-kcl"
+  role = aws_iam_role.this.name
+  tags = var.tags
+}
