@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "shardflow.cli.consume",
     "shardflow.cli.ddl",
     "shardflow.cli.query",
+    "shardflow.cli.bootstrap",
 )
 
 
