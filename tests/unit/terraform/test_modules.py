@@ -1,0 +1,545 @@
+"""The Terraform code as a reviewer would check it, without a terraform binary.
+
+Layout (every module has its four files, a README and an example calling ``../../``),
+variables (typed, described), outputs (described, prefixed), and the security properties
+the modules promise: the event source mapping reports partial failures, bisects and has an
+OnFailure destination; no IAM policy allows ``*`` on ``*``; wildcard resources only where
+AWS offers no resource-level permission; every checkov skip carries a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from terraform_model import (
+    MODULE_NAMES,
+    MODULES,
+    REPO,
+    TERRAFORM,
+    Instance,
+    Module,
+    Resource,
+    is_unknown,
+    module_instance,
+    parse_file,
+    tf_dirs,
+    tf_files,
+)
+
+from shardflow import resources, settings
+
+# --- Layout -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_every_module_has_its_files_readme_and_an_example(name: str) -> None:
+    module = MODULES / name
+    for required in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+        assert (module / required).is_file(), f"{name} lacks {required}"
+    examples = [p for p in (module / "examples").iterdir() if p.is_dir()]
+    assert examples, f"{name} has no example"
+    for example in examples:
+        calls = Module.load(example).calls
+        assert any(call["source"] == "../../" for call in calls.values()), (
+            f"{example.relative_to(REPO)} does not call the module with source = ../../"
+        )
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_every_module_pins_terraform_and_the_aws_provider(name: str) -> None:
+    (block,) = parse_file(MODULES / name / "versions.tf")["terraform"]
+    assert block["required_version"].startswith(">=")
+    (providers,) = block["required_providers"]
+    assert providers["aws"]["source"] == "hashicorp/aws"
+    assert "<" in providers["aws"]["version"], "an upper bound keeps a major release out"
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_readme_documents_every_variable_and_output(name: str) -> None:
+    module = Module.load(MODULES / name)
+    readme = (MODULES / name / "README.md").read_text()
+    missing = [v for v in [*module.variables, *module.outputs] if f"`{v}`" not in readme]
+    assert not missing, f"{name}/README.md does not mention {missing}"
+
+
+def test_every_terraform_directory_parses() -> None:
+    dirs = tf_dirs()
+    assert TERRAFORM / "envs" / "localstack" in dirs
+    assert TERRAFORM / "envs" / "aws" in dirs
+    for path in tf_files():
+        assert parse_file(path) is not None
+
+
+# --- Variables and outputs ----------------------------------------------------------------
+
+
+def _variables() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path in tf_dirs():
+        for name, spec in Module.load(path).variables.items():
+            yield str(path.relative_to(TERRAFORM)), name, spec
+
+
+def test_every_variable_has_a_type_and_a_description() -> None:
+    bad = [
+        f"{where}: var.{name}"
+        for where, name, spec in _variables()
+        if not spec.get("type") or len(str(spec.get("description", ""))) < 10
+    ]
+    assert not bad, f"variables without type or description: {bad}"
+
+
+def test_variables_with_a_bounded_domain_are_validated() -> None:
+    # Numbers, enumerations and names AWS constrains: a typo should fail at plan time
+    # with a message, not at apply time with an API error.
+    for name in MODULE_NAMES:
+        module = Module.load(MODULES / name)
+        unvalidated = [
+            var
+            for var, spec in module.variables.items()
+            if spec["type"] in ("number", "string") and "validation" not in spec
+        ]
+        assert not unvalidated, f"{name}: number/string variables without validation: {unvalidated}"
+
+
+def test_every_output_is_described_and_prefixed() -> None:
+    prefixes = {
+        "kinesis_stream": ("kinesis_stream_",),
+        "lambda_consumer": ("lambda_", "sqs_", "dynamodb_", "kms_"),
+        "kcl_consumer": ("kcl_",),
+        "s3_output": ("s3_", "glue_", "athena_"),
+    }
+    for name in MODULE_NAMES:
+        for output, spec in Module.load(MODULES / name).outputs.items():
+            assert len(spec.get("description", "")) >= 10, f"{name}: output {output} undescribed"
+            assert output.startswith(prefixes[name]), f"{name}: output {output} not prefixed"
+
+
+def test_module_defaults_are_shardflows_resource_names() -> None:
+    defaults = {
+        ("lambda_consumer", "function_name"): resources.LAMBDA_FUNCTION,
+        ("lambda_consumer", "dead_letter_queue_name"): resources.DEAD_LETTER_QUEUE,
+        ("lambda_consumer", "on_failure_queue_name"): resources.ON_FAILURE_QUEUE,
+        ("lambda_consumer", "idempotency_table_name"): resources.IDEMPOTENCY_TABLE,
+        ("lambda_consumer", "attempts_table_name"): resources.ATTEMPTS_TABLE,
+        ("lambda_consumer", "checkpoint_table_name"): resources.CHECKPOINT_TABLE,
+        ("lambda_consumer", "output_prefix"): resources.OUTPUT_PREFIX,
+        ("lambda_consumer", "errors_prefix"): resources.ERRORS_PREFIX,
+        ("kcl_consumer", "application_name"): resources.KCL_APPLICATION,
+        ("kcl_consumer", "output_prefix"): resources.OUTPUT_PREFIX,
+        ("kcl_consumer", "errors_prefix"): resources.ERRORS_PREFIX,
+        ("s3_output", "output_prefix"): resources.OUTPUT_PREFIX,
+        ("s3_output", "errors_prefix"): resources.ERRORS_PREFIX,
+        ("s3_output", "glue_database_name"): resources.GLUE_DATABASE,
+        ("s3_output", "glue_table_name"): resources.GLUE_TABLE,
+        ("s3_output", "athena_workgroup_name"): resources.ATHENA_WORKGROUP,
+        ("s3_output", "athena_results_prefix"): resources.ATHENA_RESULTS_PREFIX,
+    }
+    for (name, var), expected in defaults.items():
+        assert Module.load(MODULES / name).variables[var]["default"] == expected, (name, var)
+
+
+def test_tables_have_the_key_attributes_the_code_uses(module: Callable[..., Instance]) -> None:
+    inst = module("lambda_consumer", create_checkpoint_table=True)
+    tables = {inst.eval(t.body["name"]): t.body for t in inst.resources("aws_dynamodb_table")}
+    idem = tables[resources.IDEMPOTENCY_TABLE]
+    assert idem["hash_key"] == resources.IDEMPOTENCY_KEY_ATTR
+    assert idem["ttl"][0]["attribute_name"] == resources.IDEMPOTENCY_TTL_ATTR
+    attempts = tables[resources.ATTEMPTS_TABLE]
+    assert attempts["hash_key"] == resources.ATTEMPTS_KEY_ATTR
+    assert attempts["ttl"][0]["attribute_name"] == resources.ATTEMPTS_TTL_ATTR
+    checkpoints = tables[resources.CHECKPOINT_TABLE]
+    assert (checkpoints["hash_key"], checkpoints["range_key"]) == (
+        resources.CHECKPOINT_HASH_KEY,
+        resources.CHECKPOINT_RANGE_KEY,
+    )
+    kcl = module("kcl_consumer")
+    lease = next(t.body for t in kcl.resources("aws_dynamodb_table") if t.name == "lease")
+    assert lease["hash_key"] == resources.KCL_LEASE_KEY_ATTR
+    (index,) = lease["global_secondary_index"]
+    assert (index["name"], index["hash_key"], index["range_key"], index["projection_type"]) == (
+        resources.KCL_LEASE_OWNER_INDEX,
+        resources.KCL_LEASE_OWNER_ATTR,
+        resources.KCL_LEASE_KEY_ATTR,
+        "KEYS_ONLY",
+    )
+    names = {kcl.eval(t.body["name"]) for t in kcl.resources("aws_dynamodb_table")}
+    app = resources.KCL_APPLICATION
+    assert names == {
+        app,
+        app + resources.KCL_COORDINATOR_STATE_SUFFIX,
+        app + resources.KCL_WORKER_METRICS_SUFFIX,
+    }
+
+
+# --- The event source mapping and the function's environment --------------------------------
+
+
+def _mapping(inst: Instance) -> dict[str, Any]:
+    (mapping,) = inst.resources("aws_lambda_event_source_mapping")
+    return mapping.body
+
+
+def test_mapping_reports_partial_failures_bisects_and_has_an_on_failure_queue(
+    module: Callable[..., Instance],
+) -> None:
+    inst = module("lambda_consumer")
+    mapping = _mapping(inst)
+    assert inst.eval(mapping["function_response_types"]) == ["ReportBatchItemFailures"]
+    assert inst.eval(mapping["bisect_batch_on_function_error"]) is True
+    (destination,) = mapping["destination_config"]
+    (on_failure,) = destination["on_failure"]
+    target = on_failure["destination_arn"]
+    assert target == "${aws_sqs_queue.on_failure.arn}"
+    queues = {q.name for q in inst.resources("aws_sqs_queue")}
+    assert "on_failure" in queues
+
+
+def test_each_mapping_setting_is_the_variable_the_local_runner_reads(
+    module: Callable[..., Instance],
+) -> None:
+    # SHARDFLOW_BATCH_SIZE <-> variable batch_size <-> mapping attribute batch_size, so a
+    # local run configured from the module's output behaves like the deployed mapping.
+    inst = module("lambda_consumer")
+    mapping = _mapping(inst)
+    runner_env = inst.module.locals["event_source_mapping_environment"]
+    for env_name in settings.EVENT_SOURCE_MAPPING_VARIABLES:
+        var = env_name.removeprefix("SHARDFLOW_").lower()
+        assert var in inst.module.variables, f"no variable {var} for {env_name}"
+        assert var in mapping, f"the mapping does not set {var}"
+        assert f"var.{var}" in mapping[var], f"mapping.{var} is not var.{var}"
+        assert f"var.{var}" in runner_env[env_name], f"{env_name} is not var.{var}"
+    assert set(runner_env) == set(settings.EVENT_SOURCE_MAPPING_VARIABLES)
+
+
+def test_function_environment_is_what_the_handler_reads(module: Callable[..., Instance]) -> None:
+    inst = module("lambda_consumer")
+    (function,) = inst.resources("aws_lambda_function")
+    assert function.body["environment"][0]["variables"] == "${local.handler_environment}"
+    assert function.body["handler"] == "${var.handler}"
+    assert inst.variable("handler") == "consumers.lambda_handler.handler"
+    env = inst.local("handler_environment")
+    shardflow_names = {k for k in env if k.startswith("SHARDFLOW_")}
+    assert shardflow_names == set(settings.LAMBDA_HANDLER_VARIABLES)
+    assert {k for k in env if not k.startswith("SHARDFLOW_")} <= {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_LOG_LEVEL",
+    }
+    assert env[settings.BUCKET] == "shardflow-output"
+    assert env[settings.OUTPUT_PREFIX] == resources.OUTPUT_PREFIX
+    assert env[settings.MAX_ATTEMPTS] == "3"
+    # Variables of the local runner that are not the function's are in the runner's output.
+    runner = inst.module.locals["local_runner_environment"]
+    for name in (settings.STREAM, settings.ON_FAILURE_QUEUE_URL, settings.CHECKPOINT_TABLE):
+        assert name in runner
+
+
+def test_function_package_is_an_input_and_required_when_deploying(
+    module: Callable[..., Instance],
+) -> None:
+    inst = module("lambda_consumer")
+    (function,) = inst.resources("aws_lambda_function")
+    assert function.body["filename"] == "${var.package_path}"
+    assert "var.package_path" in function.body["source_code_hash"]
+    conditions = [p["condition"] for p in function.body["lifecycle"][0]["precondition"]]
+    assert any("var.package_path != null" in c for c in conditions)
+    without = module("lambda_consumer", create_function=False, package_path=None)
+    assert without.resources("aws_lambda_function") == []
+    assert without.resources("aws_lambda_event_source_mapping") == []
+    assert without.resources("aws_iam_role") == []
+    assert len(without.resources("aws_dynamodb_table")) == 2
+
+
+def test_retries_cannot_discard_a_record_before_the_handler_dead_letters_it(
+    module: Callable[..., Instance],
+) -> None:
+    mapping = _mapping(module("lambda_consumer"))
+    conditions = [p["condition"] for p in mapping["lifecycle"][0]["precondition"]]
+    expected = "var.maximum_retry_attempts == -1 || var.maximum_retry_attempts >= var.max_attempts"
+    assert expected in [c.strip("${}") for c in conditions]
+
+
+def test_filter_criteria_appear_only_when_patterns_are_given(
+    module: Callable[..., Instance],
+) -> None:
+    mapping = _mapping(module("lambda_consumer"))
+    (dynamic,) = [d for d in mapping["dynamic"] if "filter_criteria" in d]
+    for_each = dynamic["filter_criteria"]["for_each"]
+    assert module("lambda_consumer").eval(for_each) == []
+    assert module("lambda_consumer", filter_patterns=['{"data": {"type": ["a"]}}']).eval(
+        for_each
+    ) == [1]
+
+
+# --- IAM -----------------------------------------------------------------------------------
+
+#: Actions that have no resource-level permissions: "*" is the only resource they take.
+_UNRESTRICTABLE = frozenset(
+    {"cloudwatch:PutMetricData", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+)
+_POLICY_ATTRIBUTES = {
+    "aws_iam_role_policy": "policy",
+    "aws_iam_policy": "policy",
+    "aws_iam_role": "assume_role_policy",
+    "aws_kms_key": "policy",
+    "aws_s3_bucket_policy": "policy",
+    "aws_sqs_queue_policy": "policy",
+}
+
+
+def _instances() -> list[Instance]:
+    """Every module with defaults and its feature flags on, plus both environments."""
+    out = [
+        Instance(Module.load(TERRAFORM / "envs" / "localstack")),
+    ]
+    out += [
+        module_instance("kinesis_stream", create_alarm_topic=True),
+        module_instance("lambda_consumer", tracing_enabled=True, subnet_ids=["subnet-1"]),
+        module_instance(
+            "kcl_consumer",
+            enhanced_fan_out=True,
+            create_tables=False,
+            bucket_name="b-bucket",
+            dead_letter_queue_arn="arn:aws:sqs:eu-west-1:123456789012:q",
+        ),
+        module_instance("kcl_consumer"),
+        module_instance("s3_output"),
+    ]
+    return out
+
+
+def _statements(inst: Instance, doc: Resource) -> Iterator[dict[str, Any]]:
+    yield from doc.body.get("statement", [])
+    for dynamic in doc.body.get("dynamic", []):
+        if "statement" in dynamic:
+            for_each = inst.eval(dynamic["statement"]["for_each"])
+            if is_unknown(for_each) or for_each:
+                yield from dynamic["statement"]["content"]
+
+
+def _key_policy_documents(inst: Instance) -> set[str]:
+    return {
+        m.group(1)
+        for key in inst.module.blocks
+        if key.type == "aws_kms_key"
+        for m in [re.search(r"aws_iam_policy_document\.(\w+)", key.body.get("policy", ""))]
+        if m
+    }
+
+
+def test_every_policy_is_a_policy_document_so_the_checks_below_see_it() -> None:
+    for path in tf_dirs():
+        for block in Module.load(path).blocks:
+            attribute = _POLICY_ATTRIBUTES.get(block.type)
+            if attribute and attribute in block.body:
+                assert re.fullmatch(
+                    r"\$\{data\.aws_iam_policy_document\.\w+(\[[^\]]+\])?\.json\}",
+                    block.body[attribute],
+                ), f"{path.relative_to(TERRAFORM)}: {block.address}.{attribute} is not a document"
+
+
+def test_no_policy_allows_every_action_on_every_resource() -> None:
+    for top in _instances():
+        for inst in top.walk():
+            key_docs = _key_policy_documents(inst)
+            for doc in inst.resources("aws_iam_policy_document", kind="data"):
+                for statement in _statements(inst, doc):
+                    if inst.eval(statement.get("effect", "Allow")) != "Allow":
+                        continue
+                    actions = inst.eval(statement.get("actions", []))
+                    targets = inst.eval(statement.get("resources", []))
+                    if not isinstance(targets, list):
+                        targets = [targets]  # an ARN known after apply
+                    where = f"{inst.address} {doc.address} {statement.get('sid')}"
+                    assert not is_unknown(actions), f"{where}: actions unknown at plan time"
+                    assert not ("*" in actions and "*" in targets), f"{where}: * on *"
+                    if "*" not in targets:
+                        continue
+                    if doc.name in key_docs:
+                        # In a key policy "*" is the key itself.
+                        continue
+                    broad = set(actions) - _UNRESTRICTABLE
+                    assert not broad, f"{where}: {sorted(broad)} on resource *"
+                    assert not any(a.endswith(":*") for a in actions), f"{where}: wildcard"
+
+
+def test_consumer_roles_write_only_below_their_prefixes(module: Callable[..., Instance]) -> None:
+    for name in ("lambda_consumer", "kcl_consumer"):
+        inst = module(name)
+        writes = [
+            statement
+            for doc in inst.resources("aws_iam_policy_document", "data")
+            for statement in _statements(inst, doc)
+            if "s3:PutObject" in inst.eval(statement["actions"])
+        ]
+        (statement,) = writes
+        assert statement["resources"] == [
+            "${local.bucket_arn}/${var.output_prefix}/*",
+            "${local.bucket_arn}/${var.errors_prefix}/*",
+        ], name
+
+
+# --- Encryption ----------------------------------------------------------------------------
+
+
+def test_everything_that_stores_data_is_encrypted_with_a_customer_managed_key(
+    module: Callable[..., Instance],
+) -> None:
+    checks: dict[str, Callable[[Instance, dict[str, Any]], bool]] = {
+        "aws_kinesis_stream": lambda i, b: (
+            b["encryption_type"] == "KMS" and b["kms_key_id"] == "${local.kms_key_arn}"
+        ),
+        "aws_dynamodb_table": lambda i, b: (
+            i.eval(b["server_side_encryption"][0]["enabled"]) is True
+            and b["server_side_encryption"][0]["kms_key_arn"] == "${local.kms_key_arn}"
+        ),
+        "aws_sqs_queue": lambda i, b: b["kms_master_key_id"] == "${local.kms_key_arn}",
+        "aws_sns_topic": lambda i, b: b["kms_master_key_id"] == "${local.kms_key_arn}",
+        "aws_cloudwatch_log_group": lambda i, b: b["kms_key_id"] == "${local.kms_key_arn}",
+        "aws_lambda_function": lambda i, b: b["kms_key_arn"] == "${local.kms_key_arn}",
+    }
+    instances = [
+        module("kinesis_stream", create_alarm_topic=True),
+        module("lambda_consumer", create_checkpoint_table=True),
+        module("kcl_consumer"),
+        module("s3_output"),
+    ]
+    seen: set[str] = set()
+    for inst in instances:
+        (key,) = inst.resources("aws_kms_key")
+        assert key.body["enable_key_rotation"] is True
+        for type_, check in checks.items():
+            for block in inst.resources(type_):
+                seen.add(type_)
+                assert check(inst, block.body), f"{inst.address}: {block.address} not encrypted"
+        for table in inst.resources("aws_dynamodb_table"):
+            pitr = table.body["point_in_time_recovery"][0]["enabled"]
+            assert inst.eval(pitr) is True, f"{table.address} has no PITR"
+    assert seen == set(checks)
+    s3 = module("s3_output")
+    (sse,) = s3.resources("aws_s3_bucket_server_side_encryption_configuration")
+    default = sse.body["rule"][0]["apply_server_side_encryption_by_default"][0]
+    assert default["sse_algorithm"] == "aws:kms"
+    (workgroup,) = s3.resources("aws_athena_workgroup")
+    results = workgroup.body["configuration"][0]["result_configuration"][0]
+    assert results["encryption_configuration"][0]["encryption_option"] == "SSE_KMS"
+    assert workgroup.body["configuration"][0]["enforce_workgroup_configuration"] is True
+
+
+def test_bucket_is_private_versioned_and_tls_only(module: Callable[..., Instance]) -> None:
+    inst = module("s3_output")
+    (block,) = inst.resources("aws_s3_bucket_public_access_block")
+    flags = ("block_public_acls", "block_public_policy", "ignore_public_acls")
+    assert all(block.body[f] is True for f in (*flags, "restrict_public_buckets"))
+    (versioning,) = inst.resources("aws_s3_bucket_versioning")
+    assert versioning.body["versioning_configuration"][0]["status"] == "Enabled"
+    (doc,) = [d for d in inst.resources("aws_iam_policy_document", "data") if d.name == "bucket"]
+    denies = {
+        (s["condition"][0]["variable"], s["condition"][0]["values"][0])
+        for s in doc.body["statement"]
+        if s.get("effect") == "Deny"
+    }
+    assert denies == {("aws:SecureTransport", "false"), ("s3:TlsVersion", "1.2")}
+    (lifecycle,) = inst.resources("aws_s3_bucket_lifecycle_configuration")
+    rules = {r["id"]: r for r in lifecycle.body["rule"]}
+    errors_rule = rules["expire-errors"]
+    assert inst.eval(errors_rule["filter"][0]["prefix"]) == "errors/"
+    assert inst.eval(errors_rule["expiration"][0]["days"]) == 30
+
+
+def test_count_of_optional_key_does_not_depend_on_values_known_after_apply(
+    localstack_env: Instance, aws_env: Instance
+) -> None:
+    # Passing a key created in the same apply must not make any count unknown at plan time
+    # (the reason for create_kms_key next to kms_key_arn).
+    for top in (localstack_env, aws_env):
+        for inst in top.walk():
+            for block in inst.module.blocks:
+                inst.count(block, block.address)
+
+
+# --- checkov skips -------------------------------------------------------------------------
+
+
+def test_every_checkov_skip_gives_a_reason() -> None:
+    pattern = re.compile(r"checkov:skip=([A-Z0-9_]+)(?::(.*))?")
+    found = 0
+    for path in tf_files():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for m in pattern.finditer(line):
+                found += 1
+                reason = (m.group(2) or "").strip()
+                assert len(reason) >= 20, f"{path}:{number}: {m.group(1)} skipped without reason"
+    assert found > 0
+
+
+def test_terraform_files_are_formatted_like_terraform_fmt() -> None:
+    # terraform fmt is not installed everywhere; this checks what it would change most
+    # often: two-space indentation and aligned "=" in runs of one-line attributes.
+    problems: list[str] = []
+    for path in tf_files():
+        problems += _format_problems(path)
+    assert not problems, "\n".join(problems[:20])
+
+
+_ATTR = re.compile(r"^(\s*)([\w\"\-.]+)(\s*)=(?!=)\s*(.*)$")
+_BLOCK = re.compile(r"^\s*[\w-]+(\s+\"[^\"]*\")*\s*\{\s*$")
+
+
+def _net(line: str) -> int:
+    code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', line.split(" #", maxsplit=1)[0])
+    return sum(code.count(c) for c in "{[(") - sum(code.count(c) for c in "}])")
+
+
+def _format_problems(path: Path) -> list[str]:
+    lines = path.read_text().splitlines()
+    problems = [
+        f"{path}:{n}: indentation or trailing space"
+        for n, line in enumerate(lines, 1)
+        if (len(line) - len(line.lstrip(" "))) % 2 or "\t" in line or line != line.rstrip()
+    ]
+    group: list[tuple[int, re.Match[str]]] = []
+
+    def flush() -> None:
+        width = max((len(m.group(2)) for _, m in group), default=0)
+        for n, m in group:
+            if len(m.group(3)) != width - len(m.group(2)) + 1:
+                problems.append(f"{path}:{n}: '=' not aligned with its neighbours")
+        group.clear()
+
+    # A stack of what encloses the line: "body" (block or object: attributes aligned) or
+    # "value" (list or call spanning lines: not checked).
+    stack: list[str] = []
+    for n, line in enumerate(lines, 1):
+        in_value = bool(stack) and stack[-1] == "value"
+        net = _net(line)
+        m = _ATTR.match(line)
+        if in_value:
+            flush()
+            for _ in range(max(net, 0)):
+                stack.append("value")
+            for _ in range(max(-net, 0)):
+                stack.pop()
+            continue
+        if m and net == 0:
+            if group and len(group[0][1].group(1)) != len(m.group(1)):
+                flush()
+            group.append((n, m))
+            continue
+        flush()
+        if m and net > 0:
+            if m.group(3) != " ":
+                problems.append(f"{path}:{n}: one space before '=' of a multi-line value")
+            stack.append("body" if line.rstrip().endswith("{") else "value")
+            stack.extend("value" for _ in range(net - 1))
+        elif _BLOCK.match(line):
+            stack.append("body")
+        elif net < 0:
+            for _ in range(-net):
+                if stack:
+                    stack.pop()
+    flush()
+    return problems
