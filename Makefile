@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-validate
+.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-validate package-lambda
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ integration: $(VENV)/.dev-installed
 ## bench: every benchmark, printing ratios against its baselines
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench
+
+## package-lambda: the Lambda consumer's deployment zip (dist/shardflow-lambda.zip)
+package-lambda: $(VENV)/.run-installed
+	$(BIN)/shardflow package lambda
 
 ## local: the embedded emulator on 127.0.0.1:4566 until Ctrl-C
 local: $(VENV)/.run-installed

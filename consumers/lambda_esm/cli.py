@@ -7,7 +7,6 @@ consumer's dependencies); the runner and the handler are imported when the comma
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import signal
 import sys
@@ -122,20 +121,13 @@ def register(sub: Any) -> None:
 def load_handler(spec: str) -> Handler:
     """The callable named by ``module.attr`` or ``module:attr``."""
     from consumers.lambda_esm.errors import HandlerImportError  # noqa: PLC0415
+    from shardflow.errors import ConfigError  # noqa: PLC0415
+    from shardflow.imports import load_callable  # noqa: PLC0415
 
-    module_name, sep, attr = spec.partition(":") if ":" in spec else spec.rpartition(".")
-    if not sep or not module_name or not attr:
-        raise HandlerImportError(f"handler {spec!r} is not module.function or module:function")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HandlerImportError(
-            f"cannot import {module_name!r} for handler {spec!r}: {exc}"
-        ) from exc
-    handler = getattr(module, attr, None)
-    if not callable(handler):
-        raise HandlerImportError(f"{module_name!r} has no callable {attr!r}")
-    return handler  # type: ignore[no-any-return]
+        return load_callable(spec, field="--handler")
+    except ConfigError as exc:
+        raise HandlerImportError(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,8 +31,11 @@ class HandlerConfig:
     * ``bucket`` / ``sink``: where the S3 sink writes, and how.
     * ``dlq_url``: the dead-letter queue (poison records with their payload); None looks up
       the queue named :data:`shardflow.resources.DEAD_LETTER_QUEUE` on first use.
-    * ``idempotency_table``: powertools' idempotency table, keyed on the event ``id``; None
-      turns idempotency off. ``idempotency_ttl_seconds``: how long a completed event is
+    * ``processor``: the per-event processing (side effects), ``module:function``.
+    * ``idempotency_table``: powertools' idempotency table, keyed on the event ``id``, that
+      keeps the processing from running twice for an event; None turns it off (and without
+      a processing function there is nothing to guard: the S3 output is exactly once by
+      its key layout). ``idempotency_ttl_seconds``: how long a completed event is
       remembered. ``idempotency_in_progress_expiry_seconds``: how long an in-progress
       record blocks a retry (None: the invocation's remaining time, powertools' default).
     * ``attempts_table`` / ``max_attempts`` / ``attempts_ttl_seconds``: an event whose
@@ -50,6 +53,8 @@ class HandlerConfig:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     attempts_ttl_seconds: int = DEFAULT_ATTEMPTS_TTL_SECONDS
     function_name: str = resources.LAMBDA_FUNCTION
+    #: ``module:function`` processing each event (``SHARDFLOW_PROCESSOR``); None: none.
+    processor: str | None = None
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     service: str = DEFAULT_SERVICE
     tracing: bool = False
@@ -106,6 +111,7 @@ class HandlerConfig:
                 settings.ATTEMPTS_TTL_SECONDS, DEFAULT_ATTEMPTS_TTL_SECONDS
             ),
             "function_name": settings.env(settings.LAMBDA_FUNCTION_NAME, resources.LAMBDA_FUNCTION),
+            "processor": settings.env(settings.PROCESSOR),
             "metrics_namespace": settings.env(
                 settings.METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE
             ),

@@ -49,6 +49,8 @@ from consumers.lambda_handler.observability import (
 from consumers.lambda_handler.processor import ShardOrderedBatchProcessor
 from consumers.records import Event, KinesisRecord, Origin, PoisonRecord
 from consumers.sink import S3Sink
+from shardflow import settings
+from shardflow.imports import load_callable
 
 #: The processing function: called once per event (idempotently); raise to fail the event.
 ProcessFn = Callable[[Event], Any]
@@ -170,8 +172,9 @@ def _event_keys(event: Event, **extra: Any) -> dict[str, Any]:
 class LambdaConsumer:
     """The handler: ``consumer(event, context) -> {"batchItemFailures": [...]}``.
 
-    ``process`` is the per-event processing (side effects); it runs at most once per event
-    ``id`` while the idempotency record lives, and raising fails the event. Everything AWS is
+    ``process`` is the per-event processing (side effects; default: the function
+    ``SHARDFLOW_PROCESSOR`` names, else none); with an idempotency table it runs at most once
+    per event ``id`` while the idempotency record lives. Raising fails the event. Everything AWS is
     built lazily from ``clients`` (one set per execution environment); ``observability``
     defaults to powertools Logger and EMF metrics on stdout. Thread-safe: the local runner
     may invoke one instance from several threads at once.
@@ -181,7 +184,7 @@ class LambdaConsumer:
         self,
         config: HandlerConfig | None = None,
         *,
-        process: ProcessFn = no_processing,
+        process: ProcessFn | None = None,
         clients: Clients | None = None,
         observability: Observability | None = None,
     ) -> None:
@@ -192,13 +195,15 @@ class LambdaConsumer:
             namespace=self.config.metrics_namespace,
             tracing=self.config.tracing,
         )
-        self._process = process
+        if process is None and self.config.processor:
+            process = load_callable(self.config.processor, field=settings.PROCESSOR)
+        self._process: ProcessFn = process or no_processing
         self._lock = threading.Lock()
         self._sinks: dict[str, S3Sink] = {}
         self._dlq: DeadLetterQueue | None = None
         self._attempts: AttemptStore | None = None
         self._idempotency: Idempotency | None = None
-        if self.config.idempotency_table:
+        if process is not None and self.config.idempotency_table:
             self._idempotency = Idempotency(
                 self.config.idempotency_table,
                 process,
@@ -260,11 +265,12 @@ class LambdaConsumer:
         return self._attempts
 
     # -- per event --------------------------------------------------------------------------
-    def process_event(self, event: Event) -> Any:
+    def process_event(self, event: Event) -> None:
         """Run the processing function for ``event`` (once per ``id`` with idempotency)."""
         if self._idempotency is not None:
-            return self._idempotency.run(event)
-        return self._process(event)
+            self._idempotency.run(event)
+        else:
+            self._process(event)
 
     def counts_as_attempt(self, exc: BaseException) -> bool:
         """False for failures that are not the event's fault (another invocation holds its

@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "shardflow.cli.ddl",
     "shardflow.cli.query",
     "shardflow.cli.bootstrap",
+    "shardflow.cli.package",
 )
 
 

@@ -239,3 +239,39 @@ def test_entry_point_reads_its_configuration_from_the_environment(
     finally:
         reset()
     assert [r["id"] for r in handler_env.output()] == ["e1"]
+
+
+def test_processor_named_in_the_environment_runs_once_per_event(
+    handler_env: Any,
+    events: Any,
+    context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    unique_name: Any,
+) -> None:
+    module = unique_name("proc").replace("-", "_")
+    seen = tmp_path / "seen.txt"
+    (tmp_path / f"{module}.py").write_text(
+        f"def process(event):\n    open({str(seen)!r}, 'a').write(event.id + '\\n')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(settings.PROCESSOR, f"{module}:process")
+    from consumers.lambda_handler import HandlerConfig, LambdaConsumer
+
+    values = {f: getattr(handler_env.config, f) for f in handler_env.config.__dataclass_fields__}
+    values["processor"] = HandlerConfig.from_env().processor
+    consumer = LambdaConsumer(HandlerConfig(**values), clients=handler_env.clients)
+    event = events.kinesis_event([("a", events.aggregate(["e1", "e2"]))], stream=handler_env.stream)
+    consumer(event, context)
+    consumer(copy.deepcopy(event), context)  # a replay
+    assert seen.read_text().split() == ["e1", "e2"]
+
+
+def test_unknown_processor_is_a_configuration_error(handler_env: Any) -> None:
+    from consumers.lambda_handler import HandlerConfig, LambdaConsumer
+    from shardflow.errors import ConfigError
+
+    values = {f: getattr(handler_env.config, f) for f in handler_env.config.__dataclass_fields__}
+    values["processor"] = "no_such_module_xyz:process"
+    with pytest.raises(ConfigError, match=settings.PROCESSOR):
+        LambdaConsumer(HandlerConfig(**values), clients=handler_env.clients)
