@@ -57,7 +57,8 @@ METRICS_NAMESPACE: Final = "SHARDFLOW_METRICS_NAMESPACE"
 #: ``true`` turns on powertools Tracer (X-Ray); off by default.
 TRACING: Final = "SHARDFLOW_TRACING"
 #: Per-event processing of the Lambda consumer, as ``module:function`` (called with each
-#: ``consumers.Event``; raising fails the event). Unset: events only go to S3.
+#: ``consumers.Event``; raising fails the event). Unset: events only go to S3. Optional, so
+#: not in LAMBDA_HANDLER_VARIABLES: a deployment that wants it adds it to the function.
 PROCESSOR: Final = "SHARDFLOW_PROCESSOR"
 #: Set by the Lambda runtime; names the consumer in idempotency keys and attempt counts.
 LAMBDA_FUNCTION_NAME: Final = "AWS_LAMBDA_FUNCTION_NAME"
@@ -101,7 +102,6 @@ LAMBDA_HANDLER_VARIABLES: Final = (
     IDEMPOTENCY_IN_PROGRESS_EXPIRY_SECONDS,
     METRICS_NAMESPACE,
     TRACING,
-    PROCESSOR,
 )
 #: The event source mapping's settings, each also a ``lambda_consumer`` Terraform variable.
 EVENT_SOURCE_MAPPING_VARIABLES: Final = (
