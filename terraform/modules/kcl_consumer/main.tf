@@ -268,6 +268,41 @@ data "aws_iam_policy_document" "kcl" {
     }
   }
 
+  # The sink's replay check (consumers.sink.layout): list and read the flush manifests,
+  # delete what a replay supersedes.
+  dynamic "statement" {
+    for_each = var.bucket_name == null ? [] : [1]
+    content {
+      sid       = "ListOwnManifests"
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${var.output_prefix}/_manifests/*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.bucket_name == null ? [] : [1]
+    content {
+      sid       = "ReadOwnManifests"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.bucket_arn}/${var.output_prefix}/_manifests/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.bucket_name == null ? [] : [1]
+    content {
+      sid       = "ReplaceOwnOutputOnReplay"
+      actions   = ["s3:DeleteObject"]
+      resources = ["${local.bucket_arn}/${var.output_prefix}/*"]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.dead_letter_queue_arn == null ? [] : [1]
     content {

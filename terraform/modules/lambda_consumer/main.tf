@@ -322,6 +322,32 @@ data "aws_iam_policy_document" "function" {
     ]
   }
 
+  # The sink's replay check: it lists and reads the flush manifests under
+  # OUTPUT_PREFIX/_manifests/ (consumers.sink.layout) and deletes what a replay supersedes.
+  statement {
+    sid       = "ListOwnManifests"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.output_prefix}/_manifests/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadOwnManifests"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/${var.output_prefix}/_manifests/*"]
+  }
+
+  statement {
+    sid       = "ReplaceOwnOutputOnReplay"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.bucket_arn}/${var.output_prefix}/*"]
+  }
+
   statement {
     sid = "OwnTables"
     actions = [

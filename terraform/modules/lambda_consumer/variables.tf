@@ -375,7 +375,7 @@ variable "idempotency_table_name" {
 variable "idempotency_ttl_seconds" {
   type        = number
   description = "How long a processed event id is remembered (SHARDFLOW_IDEMPOTENCY_TTL_SECONDS); cover the longest replay you expect."
-  default     = 86400
+  default     = 3600
 
   validation {
     condition     = var.idempotency_ttl_seconds >= 60
@@ -419,7 +419,7 @@ variable "max_attempts" {
 variable "attempts_ttl_seconds" {
   type        = number
   description = "How long an attempt count is kept (SHARDFLOW_ATTEMPTS_TTL_SECONDS)."
-  default     = 86400
+  default     = 604800
 
   validation {
     condition     = var.attempts_ttl_seconds >= 60

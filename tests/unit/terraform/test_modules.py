@@ -382,6 +382,37 @@ def test_consumer_roles_write_only_below_their_prefixes(module: Callable[..., In
         ], name
 
 
+def test_consumer_roles_may_read_list_and_delete_only_the_sinks_own_objects(
+    module: Callable[..., Instance],
+) -> None:
+    from consumers.sink.layout import MANIFESTS_DIR
+
+    for name, inputs in (("lambda_consumer", {}), ("kcl_consumer", {"bucket_name": "b-bucket"})):
+        inst = module(name, **inputs)
+        statements = {
+            s.get("sid"): s
+            for doc in inst.resources("aws_iam_policy_document", "data")
+            for s in _statements(inst, doc)
+        }
+        manifests = f"${{local.bucket_arn}}/${{var.output_prefix}}/{MANIFESTS_DIR}/*"
+        assert statements["ReadOwnManifests"]["resources"] == [manifests], name
+        listing = statements["ListOwnManifests"]
+        assert listing["condition"][0]["values"] == [f"${{var.output_prefix}}/{MANIFESTS_DIR}/*"]
+        deletes = statements["ReplaceOwnOutputOnReplay"]
+        assert deletes["resources"] == ["${local.bucket_arn}/${var.output_prefix}/*"], name
+
+
+def test_handler_settings_default_as_in_the_handler(module: Callable[..., Instance]) -> None:
+    from consumers.lambda_handler import config
+
+    env = module("lambda_consumer").local("handler_environment")
+    assert env[settings.MAX_ATTEMPTS] == str(config.DEFAULT_MAX_ATTEMPTS)
+    assert env[settings.IDEMPOTENCY_TTL_SECONDS] == str(config.DEFAULT_IDEMPOTENCY_TTL_SECONDS)
+    assert env[settings.ATTEMPTS_TTL_SECONDS] == str(config.DEFAULT_ATTEMPTS_TTL_SECONDS)
+    assert env[settings.METRICS_NAMESPACE] == config.DEFAULT_METRICS_NAMESPACE
+    assert env[settings.TRACING] == "false"
+
+
 # --- Encryption ----------------------------------------------------------------------------
 
 
