@@ -34,6 +34,7 @@ locals {
     SHARDFLOW_MAX_ATTEMPTS                           = tostring(var.max_attempts)
     SHARDFLOW_METRICS_NAMESPACE                      = var.metrics_namespace
     SHARDFLOW_TRACING                                = tostring(var.tracing_enabled)
+    SHARDFLOW_PROCESSOR                              = var.processor == null ? "" : var.processor
     POWERTOOLS_SERVICE_NAME                          = var.function_name
     POWERTOOLS_LOG_LEVEL                             = var.log_level
   }

@@ -118,8 +118,8 @@ variable "handler" {
 
 variable "runtime" {
   type        = string
-  description = "Python runtime; must match the one the package was built for."
-  default     = "python3.12"
+  description = "Python runtime; must match the package's --python-version (`shardflow package lambda` builds for 3.11 by default)."
+  default     = "python3.11"
 
   validation {
     condition     = contains(["python3.11", "python3.12", "python3.13"], var.runtime)
@@ -129,7 +129,7 @@ variable "runtime" {
 
 variable "architecture" {
   type        = string
-  description = "Instruction set: x86_64 or arm64; must match the wheels in the package (pyarrow, orjson)."
+  description = "Instruction set: x86_64, or arm64 for a package built with `shardflow package lambda --arm64` (the wheels must match)."
   default     = "x86_64"
 
   validation {
@@ -206,8 +206,19 @@ variable "metrics_namespace" {
 
 variable "tracing_enabled" {
   type        = bool
-  description = "Turn on X-Ray tracing (Active mode) and powertools Tracer (SHARDFLOW_TRACING)."
+  description = "Turn on X-Ray tracing (Active mode) and powertools Tracer (SHARDFLOW_TRACING); build the package with `shardflow package lambda --with-tracing`."
   default     = false
+}
+
+variable "processor" {
+  type        = string
+  description = "Per-event processing as module:function, called with each consumers.Event (SHARDFLOW_PROCESSOR); the module must be in the package. Null: events only go to S3."
+  default     = null
+
+  validation {
+    condition     = var.processor == null || can(regex("^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$", var.processor))
+    error_message = "processor must be module.path:function."
+  }
 }
 
 variable "subnet_ids" {

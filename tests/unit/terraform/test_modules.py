@@ -223,7 +223,8 @@ def test_function_environment_is_what_the_handler_reads(module: Callable[..., In
     assert inst.variable("handler") == "consumers.lambda_handler.handler"
     env = inst.local("handler_environment")
     shardflow_names = {k for k in env if k.startswith("SHARDFLOW_")}
-    assert shardflow_names == set(settings.LAMBDA_HANDLER_VARIABLES)
+    # Every variable the handler needs, and the optional per-event processor.
+    assert shardflow_names == {*settings.LAMBDA_HANDLER_VARIABLES, settings.PROCESSOR}
     assert {k for k in env if not k.startswith("SHARDFLOW_")} <= {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_LOG_LEVEL",
@@ -251,6 +252,21 @@ def test_function_package_is_an_input_and_required_when_deploying(
     assert without.resources("aws_lambda_event_source_mapping") == []
     assert without.resources("aws_iam_role") == []
     assert len(without.resources("aws_dynamodb_table")) == 2
+
+
+def test_function_defaults_match_what_shardflow_package_lambda_builds(
+    module: Callable[..., Instance],
+) -> None:
+    from shardflow.packaging import DEFAULT_OUTPUT, PackageOptions
+
+    inst = module("lambda_consumer")
+    options = PackageOptions()
+    assert inst.variable("runtime") == f"python{options.python_version}"
+    assert inst.variable("architecture") == "x86_64"
+    assert options.platform.endswith("x86_64")
+    example = Module.load(MODULES / "lambda_consumer" / "examples" / "complete")
+    (call,) = example.calls.values()
+    assert call["package_path"].endswith(str(DEFAULT_OUTPUT))
 
 
 def test_retries_cannot_discard_a_record_before_the_handler_dead_letters_it(
