@@ -54,6 +54,9 @@ _MULTILANG_JAR_GLOB: Final = "amazon-kinesis-client-multilang-*.jar"
 #: Past the shutdown grace, the daemon still needs a lease-failover period to exit.
 _EXIT_MARGIN_SECONDS: Final = 30.0
 
+#: Exit codes of a JVM that ran its shutdown hooks after SIGTERM / SIGINT.
+_STOPPED_BY_SIGNAL: Final = frozenset({128 + signal.SIGTERM, 128 + signal.SIGINT})
+
 Isolation = Literal["auto", "netns", "none"]
 ISOLATION_MODES: Final = ("auto", "netns", "none")
 
@@ -305,6 +308,8 @@ def launch(config: LaunchConfig) -> int:
         if bridge is not None:
             bridge.stop()
     logger.info("daemon exited with %d", returncode)
+    if stop_requested is not None and _exit_code(returncode) in _STOPPED_BY_SIGNAL:
+        return 0  # the JVM reports the SIGTERM we forwarded; the shutdown was the one asked
     return _exit_code(returncode)
 
 

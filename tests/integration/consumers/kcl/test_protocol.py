@@ -1,0 +1,278 @@
+"""``python -m consumers.kcl`` driven through the multilang protocol by a scripted daemon.
+
+No Java: the test plays the daemon's side of the pipes, answers checkpoints as scripted
+and checks, at the moment each checkpoint is asked for, that everything up to that
+position is already in S3 (or the dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumers import Position
+from consumers.kcl.testing import (
+    CheckpointRequest,
+    ProtocolError,
+    ScriptedDaemon,
+    answers,
+    deaggregated,
+    kcl_record,
+)
+from shardflow import envelope, kpl
+
+SHARD = "shardId-000000000001"
+
+
+def _event(n: int) -> bytes:
+    return envelope.encode(
+        envelope.build({"type": "test.event", "data": {"n": n}}, default_source="test")
+    )
+
+
+@dataclass
+class Env:
+    """One test's stream, bucket and dead-letter queue, and the child's environment."""
+
+    s3: Any
+    sqs: Any
+    bucket: str
+    queue_url: str
+    env: dict[str, str]
+
+    def output(self) -> list[dict[str, Any]]:
+        """Every event row in the bucket's output objects (duplicates kept)."""
+        rows: list[dict[str, Any]] = []
+        for key in self.keys():
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            rows += [json.loads(line) for line in gzip.decompress(body).splitlines() if line]
+        return rows
+
+    def keys(self) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="events/")
+        return sorted(
+            o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".json.gz")
+        )
+
+    def positions(self) -> list[Position]:
+        """Positions written to S3, in stream order."""
+        return sorted(
+            Position(r["sequence_number"], r["sub_sequence_number"]) for r in self.output()
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            resp = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            messages = resp.get("Messages", [])
+            if not messages:
+                return out
+            out += [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def kcl_env(
+    aws_client: Callable[[str], Any], unique_name: Callable[[str], str], aws_endpoint: str
+) -> Iterator[Env]:
+    s3, sqs = aws_client("s3"), aws_client("sqs")
+    bucket = unique_name("bucket")
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+    env = {
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "SHARDFLOW_STREAM": "orders",
+        "SHARDFLOW_BUCKET": bucket,
+        "SHARDFLOW_DLQ_URL": queue_url,
+        "SHARDFLOW_OUTPUT_FORMAT": "jsonl",
+        "SHARDFLOW_SINK_MAX_RECORDS": "4",
+        "SHARDFLOW_LOG_LEVEL": "INFO",
+    }
+    yield Env(s3, sqs, bucket, queue_url, env)
+
+
+def _durable_at_checkpoint(env: Env) -> Callable[[CheckpointRequest], str | None]:
+    """Checkpoint answer that first asserts the position is covered by S3 output."""
+
+    def answer(request: CheckpointRequest) -> str | None:
+        if request.sequence_number is not None:
+            asked = Position(request.sequence_number, request.sub_sequence_number)
+            assert env.positions(), "checkpoint asked before anything reached S3"
+            assert max(env.positions()) <= asked
+        return None
+
+    return answer
+
+
+def _batch() -> list[dict[str, Any]]:
+    """Plain records 100, 200; an aggregate of three at 300 (as the KCL de-aggregates it);
+    plain records 400, 500."""
+    aggregate = kpl.aggregate([(f"k{i}", _event(10 + i)) for i in range(3)])
+    return [
+        kcl_record(_event(1), "100"),
+        kcl_record(_event(2), "200"),
+        *deaggregated(aggregate, "300"),
+        kcl_record(_event(3), "400"),
+        kcl_record(_event(4), "500"),
+    ]
+
+
+def test_checkpoints_only_what_is_in_s3_with_sub_sequence_numbers(kcl_env: Env) -> None:
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        # Seven user records, four per file: one flush mid-aggregate at 300.1.
+        asked = daemon.process_records(_batch(), _durable_at_checkpoint(kcl_env))
+        assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("300", 1)]
+        asked = daemon.shutdown_requested(_durable_at_checkpoint(kcl_env))
+        assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("500", 0)]
+        assert daemon.close() == 0
+        assert daemon.noise == []
+    positions = kcl_env.positions()
+    assert [str(p) for p in positions] == [
+        "100.0", "200.0", "300.0", "300.1", "300.2", "400.0", "500.0",
+    ]  # fmt: skip
+
+
+def test_throttled_checkpoint_is_retried_then_succeeds(kcl_env: Env) -> None:
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        asked = daemon.process_records(
+            _batch(), answers("ThrottlingException", "ThrottlingException", None)
+        )
+        assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("300", 1)] * 3
+
+
+def test_checkpoint_throttled_every_time_is_deferred_to_the_next_batch(kcl_env: Env) -> None:
+    kcl_env.env["SHARDFLOW_KCL_CHECKPOINT_ATTEMPTS"] = "2"
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        asked = daemon.process_records(_batch(), answers(*["ThrottlingException"] * 2))
+        assert len(asked) == 2
+        # Next batch: 300.2, 400, 500, 600 fill the next file; the checkpoint covers it and
+        # the deferred one; 601-603 wait in the buffer.
+        more = [kcl_record(_event(n), str(600 + n)) for n in range(4)]
+        asked = daemon.process_records(more)
+        assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("600", 0)]
+
+
+def test_shutdown_exception_stops_checkpointing(kcl_env: Env) -> None:
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        asked = daemon.process_records(_batch(), answers("ShutdownException"))
+        assert len(asked) == 1  # not retried
+        asked = daemon.process_records([kcl_record(_event(n), str(600 + n)) for n in range(8)])
+        assert asked == []  # records ignored: the lease is gone
+        assert daemon.shutdown_requested() == []
+    assert [str(p) for p in kcl_env.positions()] == ["100.0", "200.0", "300.0", "300.1"]
+
+
+def test_lease_lost_drops_the_buffer_without_checkpoint(kcl_env: Env) -> None:
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        assert daemon.process_records([kcl_record(_event(1), "100")]) == []
+        assert daemon.lease_lost() == []
+        assert daemon.close() == 0
+    assert kcl_env.keys() == []
+
+
+def test_shard_end_flushes_then_checkpoints_at_shard_end(kcl_env: Env) -> None:
+    seen_in_s3: list[int] = []
+
+    def answer(request: CheckpointRequest) -> str | None:
+        seen_in_s3.append(len(kcl_env.positions()))
+        return None
+
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        daemon.process_records([kcl_record(_event(n), str(100 + n)) for n in range(3)])
+        asked = daemon.shard_ended(answer)
+    assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [(None, None)]
+    assert seen_in_s3 == [3]  # all three durable before the SHARD_END checkpoint
+
+
+def test_poison_records_are_dead_lettered_and_checkpointed_past(kcl_env: Env) -> None:
+    corrupt = bytearray(kpl.aggregate([("k", _event(9))]))
+    corrupt[-1] ^= 0xFF  # digest mismatch: the KCL passes such a record through as is
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        daemon.process_records(
+            [
+                kcl_record(_event(1), "100"),
+                kcl_record(b"not json", "200"),
+                kcl_record(bytes(corrupt), "300"),
+                kcl_record(_event(2), "400"),
+            ]
+        )
+        asked = daemon.shutdown_requested()
+    assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("400", 0)]
+    assert [str(p) for p in kcl_env.positions()] == ["100.0", "400.0"]
+    reasons = sorted(d["reason"] for d in kcl_env.dead_letters())
+    assert reasons == ["corrupt_aggregate", "invalid_envelope"]
+
+
+def test_resume_after_checkpoint_writes_nothing_twice(kcl_env: Env) -> None:
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        daemon.process_records(_batch())  # checkpoint 300.1 accepted
+    # A new worker resumes after 300.1; the KCL re-reads the aggregate and filters 300.0-1.
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD, "300", 1)
+        daemon.process_records(_batch()[4:])
+        asked = daemon.shutdown_requested()
+    assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("500", 0)]
+    positions = [str(p) for p in kcl_env.positions()]
+    assert positions == ["100.0", "200.0", "300.0", "300.1", "300.2", "400.0", "500.0"]
+
+
+def test_handler_transforms_prints_nothing_on_stdout_and_failures_dead_letter(
+    kcl_env: Env, tmp_path: Path
+) -> None:
+    (tmp_path / "my_handler.py").write_text(
+        textwrap.dedent(
+            """
+            def handle(event):
+                print("a stray print must not reach the protocol")
+                if event.envelope["data"]["n"] == 2:
+                    raise ValueError("no twos")
+                return {**event.envelope, "type": "handled"}
+            """
+        )
+    )
+    kcl_env.env["PYTHONPATH"] = str(tmp_path)
+    kcl_env.env["SHARDFLOW_KCL_HANDLER"] = "my_handler:handle"
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        daemon.process_records([kcl_record(_event(n), str(100 + n)) for n in range(1, 4)])
+        asked = daemon.shutdown_requested()
+        assert daemon.noise == []
+    assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("103", 0)]
+    rows = kcl_env.output()
+    assert sorted(r["sequence_number"] for r in rows) == ["101", "103"]
+    assert {r["type"] for r in rows} == {"handled"}
+    assert [d["reason"] for d in kcl_env.dead_letters()] == ["handler_failed"]
+
+
+def test_invalid_configuration_exits_before_the_first_message(kcl_env: Env) -> None:
+    kcl_env.env["SHARDFLOW_KCL_CHECKPOINT_ATTEMPTS"] = "0"
+    with ScriptedDaemon(kcl_env.env) as daemon, pytest.raises(ProtocolError, match="exit code 2"):
+        daemon.initialize(SHARD)
+
+
+def test_s3_failing_exits_without_checkpointing(kcl_env: Env) -> None:
+    kcl_env.env["SHARDFLOW_BUCKET"] = "sf-no-such-bucket"
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        with pytest.raises(ProtocolError, match="exit code 3"):
+            daemon.process_records(_batch())
+        assert daemon.checkpoints == []
