@@ -188,14 +188,7 @@ class ScriptedDaemon:
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Write one message line to the child's stdin."""
-        stdin = self._require().stdin
-        if stdin is None:
-            raise RuntimeError("child has no stdin")
-        try:
-            stdin.write(json.dumps(message).encode() + b"\n")
-            stdin.flush()
-        except BrokenPipeError as exc:
-            raise ProtocolError(f"child exited (code {self.returncode})") from exc
+        self.send_encoded(json.dumps(message).encode() + b"\n")
 
     def receive(self) -> dict[str, Any]:
         """The child's next protocol message (blank lines skipped)."""
@@ -220,13 +213,33 @@ class ScriptedDaemon:
                 continue
             return message
 
+    def send_encoded(self, line: bytes) -> None:
+        """Write one already-encoded message (a JSON object and a newline)."""
+        stdin = self._require().stdin
+        if stdin is None:
+            raise RuntimeError("child has no stdin")
+        try:
+            stdin.write(line)
+            stdin.flush()
+        except BrokenPipeError as exc:
+            raise ProtocolError(f"child exited (code {self.returncode})") from exc
+
     def exchange(
-        self, message: Mapping[str, Any], on_checkpoint: CheckpointAnswer = accept
+        self,
+        message: Mapping[str, Any] | bytes,
+        on_checkpoint: CheckpointAnswer = accept,
+        *,
+        action: str | None = None,
     ) -> list[CheckpointRequest]:
-        """Send ``message``, answer checkpoints until the child's status; return the
-        checkpoints it asked for meanwhile."""
-        action = str(message["action"])
-        self.send(message)
+        """Send ``message`` (a dict, or its encoded line with ``action`` named), answer
+        checkpoints until the child's status; return the checkpoints it asked for."""
+        if isinstance(message, bytes):
+            if action is None:
+                raise ValueError("an encoded message needs its action")
+            self.send_encoded(message)
+        else:
+            action = str(message["action"])
+            self.send(message)
         asked: list[CheckpointRequest] = []
         while True:
             reply = self.receive()

@@ -191,17 +191,13 @@ class Daemon:
             "SHARDFLOW_SINK_MAX_SPAN_SECONDS": "2",
             **(extra_env or {}),
         }
+        argv = [sys.executable, "-m", "shardflow", "--log-level", "INFO", "consume", "kcl"]
+        argv += ["--stream", p.stream, "--app", p.app, "--bucket", p.bucket]
+        argv += ["--dlq-url", p.dlq_url, "--isolation", "netns", "--java-log-level", "WARN"]
+        argv += ["--workdir", str(p.workdir / f"run-{run}")]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "shardflow", "--log-level", "INFO",
-                    "consume", "kcl",
-                    "--stream", p.stream, "--app", p.app,
-                    "--bucket", p.bucket, "--dlq-url", p.dlq_url,
-                    "--isolation", "netns",
-                    "--java-log-level", "WARN",
-                    "--workdir", str(p.workdir / f"run-{run}"),
-                ],  # fmt: skip
+                argv,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -215,12 +211,12 @@ class Daemon:
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             if self.proc.poll() is not None:
-                pytest.fail(f"daemon exited ({self.proc.returncode}) waiting for {what}:\n"
-                            f"{self.tail()}")  # fmt: skip
+                code = self.proc.returncode
+                pytest.fail(f"daemon exited ({code}) waiting for {what}:\n{self.tail()}")
             try:
                 if predicate():
                     return time.monotonic() - start
-            except Exception as exc:  # noqa: BLE001 - tables appear while the KCL starts
+            except Exception as exc:  # tables appear while the KCL starts
                 logger.debug("waiting for %s: %s", what, exc)
             time.sleep(0.5)
         pytest.fail(f"no {what} within {timeout:.0f}s:\n{self.tail()}")
@@ -301,9 +297,7 @@ def test_kcl_daemon_end_to_end_with_restart_and_crash(pipeline: Pipeline) -> Non
     finally:
         daemon.kill()
     keys_before_replay = p.data_keys()
-    p.dynamodb.delete_item(
-        TableName=f"{p.app}-CoordinatorState", Key={"key": {"S": "Leader"}}
-    )
+    p.dynamodb.delete_item(TableName=f"{p.app}-CoordinatorState", Key={"key": {"S": "Leader"}})
     daemon = Daemon(p, 4)
     try:
         p.timings["restart after SIGKILL: checkpoints"] = daemon.wait_for(

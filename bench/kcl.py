@@ -1,0 +1,126 @@
+"""KCL processor throughput: through the multilang protocol vs the same work in-process.
+
+Both sides run the real processor (``consumers.kcl``): KPL-aggregated events as the daemon
+delivers them (de-aggregated, with sub-sequence numbers), decoding, the S3 sink (Parquet,
+a flush every 5,000 events, to the embedded emulator in its own process), checkpoints.
+
+* in-process: amazon_kclpy's message objects dispatched straight to the processor;
+* protocol: ``python -m consumers.kcl`` as a child fed over pipes by a scripted daemon
+  (messages pre-encoded, as the Java daemon would send them), checkpoints answered.
+
+The ratio is the cost of the protocol (JSON lines, base64, pipes, the checkpoint
+round-trips) relative to the processing itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from amazon_kclpy import messages
+
+from consumers.kcl.factory import build_processor
+from consumers.kcl.testing import ScriptedDaemon
+from shardflow import aws, envelope, kpl
+from shardflow.emulator import EmulatorProcess
+
+EVENTS = 20_000
+PER_AGGREGATE = 10
+RECORDS_PER_BATCH = 1_000
+ROUNDS = 3
+
+
+def _batches() -> list[list[dict[str, Any]]]:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    records: list[dict[str, Any]] = []
+    for agg in range(EVENTS // PER_AGGREGATE):
+        key = f"user-{agg % 97}"
+        events = [
+            envelope.encode(
+                envelope.build(
+                    {"type": "page_view", "data": {"agg": agg, "i": i, "path": "/p" * 40}},
+                    default_source="bench",
+                )
+            )
+            for i in range(PER_AGGREGATE)
+        ]
+        for user in kpl.deaggregate(kpl.aggregate([(key, e) for e in events])):
+            records.append(
+                {
+                    "action": "record",
+                    "data": base64.b64encode(user.data).decode(),
+                    "partitionKey": user.partition_key,
+                    "sequenceNumber": str(1_000_000 + agg),
+                    "subSequenceNumber": user.sub_sequence_number,
+                    "approximateArrivalTimestamp": now_ms,
+                }
+            )
+    return [records[i : i + RECORDS_PER_BATCH] for i in range(0, len(records), RECORDS_PER_BATCH)]
+
+
+class _AcceptingCheckpointer:
+    def checkpoint(self, sequence_number: str | None = None, sub: int | None = None) -> None:
+        del sequence_number, sub
+
+
+def _in_process(batches: list[list[dict[str, Any]]], shard: str) -> float:
+    processor = build_processor()
+    cp = _AcceptingCheckpointer()
+    init = {"action": "initialize", "shardId": shard, "sequenceNumber": "TRIM_HORIZON",
+            "subSequenceNumber": 0}  # fmt: skip
+    messages.InitializeInput(init).dispatch(cp, processor)
+    start = time.perf_counter()
+    for batch in batches:
+        msg = {"action": "processRecords", "millisBehindLatest": 0,
+               "records": [messages.Record(r) for r in batch]}  # fmt: skip
+        messages.ProcessRecordsInput(msg).dispatch(cp, processor)
+    messages.ShutdownRequestedInput({"action": "shutdownRequested"}).dispatch(cp, processor)
+    return time.perf_counter() - start
+
+
+def _through_protocol(batches: list[list[dict[str, Any]]], shard: str) -> float:
+    lines = [
+        json.dumps({"action": "processRecords", "millisBehindLatest": 0, "records": b}).encode()
+        + b"\n"
+        for b in batches
+    ]
+    with ScriptedDaemon(timeout=120) as daemon:
+        daemon.initialize(shard)
+        start = time.perf_counter()
+        for line in lines:
+            daemon.exchange(line, action="processRecords")
+        daemon.shutdown_requested()
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    """Print events/s of both paths and their ratio."""
+    with EmulatorProcess() as emu:
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": emu.endpoint_url,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": "us-east-1",
+                "SHARDFLOW_STREAM": "bench",
+                "SHARDFLOW_BUCKET": "bench-kcl",
+                "SHARDFLOW_SINK_MAX_RECORDS": "5000",
+                "SHARDFLOW_LOG_LEVEL": "WARNING",
+            }
+        )
+        aws.client("s3").create_bucket(Bucket="bench-kcl")
+        batches = _batches()
+        local: list[float] = []
+        piped: list[float] = []
+        for rnd in range(ROUNDS):
+            local.append(EVENTS / _in_process(batches, f"shardId-local-{rnd}"))
+            piped.append(EVENTS / _through_protocol(batches, f"shardId-piped-{rnd}"))
+    lo, pi = statistics.median(local), statistics.median(piped)
+    print(f"kcl in-process (decode + sink, {EVENTS} events): {lo:,.0f} events/s")
+    print(f"kcl through the multilang protocol over pipes: {pi:,.0f} events/s")
+    print(f"kcl protocol overhead: in-process / protocol = {lo / pi:.2f}x (median of {ROUNDS})")
