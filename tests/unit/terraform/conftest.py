@@ -11,6 +11,7 @@ Terraform.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -589,3 +590,32 @@ def module() -> Callable[..., Instance]:
 # pytest's importlib mode cannot import a conftest by name; tests import the model as
 # ``terraform_model`` (this conftest is loaded before them).
 sys.modules.setdefault("terraform_model", sys.modules[__name__])
+
+
+def readme_tables(name: str) -> str:
+    """The Inputs and Outputs tables of module ``name``'s README, generated from its HCL."""
+    module = Module.load(MODULES / name)
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    def default(spec: dict[str, Any]) -> str:
+        if "default" not in spec:
+            return "required"
+        value = spec["default"]
+        if value is None:
+            return "`null`"
+        if isinstance(value, str):
+            return f'`"{value}"`' if not value.startswith("${") else f"`{value[2:-1]}`"
+        return f"`{json.dumps(value)}`"
+
+    lines = ["## Inputs", "", "| name | type | default | description |", "|---|---|---|---|"]
+    for var, spec in module.variables.items():
+        type_ = spec["type"].removeprefix("${").removesuffix("}")
+        lines.append(
+            f"| `{var}` | `{type_}` | {cell(default(spec))} | {cell(spec['description'])} |"
+        )
+    lines += ["", "## Outputs", "", "| name | description |", "|---|---|"]
+    for output, spec in module.outputs.items():
+        lines.append(f"| `{output}` | {cell(spec['description'])} |")
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ AWS offers no resource-level permission; every checkov skip carries a reason.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from terraform_model import (
     is_unknown,
     module_instance,
     parse_file,
+    readme_tables,
     tf_dirs,
     tf_files,
 )
@@ -64,6 +66,18 @@ def test_readme_documents_every_variable_and_output(name: str) -> None:
     readme = (MODULES / name / "README.md").read_text()
     missing = [v for v in [*module.variables, *module.outputs] if f"`{v}`" not in readme]
     assert not missing, f"{name}/README.md does not mention {missing}"
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_readme_tables_are_generated_from_the_hcl(name: str) -> None:
+    # SHARDFLOW_UPDATE_TF_DOCS=1 rewrites the tables (everything from "## Inputs" on).
+    path = MODULES / name / "README.md"
+    text = path.read_text()
+    head, _, _ = text.partition("## Inputs")
+    expected = head + readme_tables(name)
+    if os.environ.get("SHARDFLOW_UPDATE_TF_DOCS") == "1":
+        path.write_text(expected)
+    assert text == expected, f"{path} is stale: SHARDFLOW_UPDATE_TF_DOCS=1 pytest {__file__}"
 
 
 def test_every_terraform_directory_parses() -> None:
