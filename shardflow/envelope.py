@@ -32,16 +32,19 @@ ATTRIBUTES: Final = ("id", "source", "type", "time", "specversion", "data")
 
 
 class _EventIds:
-    """UUIDv7 generator: 48-bit Unix milliseconds, then a per-process counter and node.
+    """UUIDv7 generator (RFC 9562): 48-bit Unix milliseconds, then per-process bits.
 
-    RFC 9562 allows the 74 "random" bits to hold a monotonic counter (method 1). Here the
-    top 42 of them count up from a random start and the low 32 are a random per-process
-    node, so ids are strictly increasing within a process and collide across processes only
-    if node, millisecond and counter all coincide.
+    Layout after the timestamp: version 7, 12 random node bits, variant ``10``, 14 more
+    random node bits, and a 48-bit counter that starts at a random value and counts up for
+    every id (RFC 9562 section 6.2 allows the random bits to hold a monotonic counter).
+    Everything before the counter changes at most once per millisecond, so the text up to
+    the last group is formatted once per millisecond and an id costs one counter step and
+    one short format. Ids are strictly increasing within a process (a clock that steps
+    back keeps the last millisecond) and collide across processes only if the 26 node bits,
+    the millisecond and the counter all coincide.
     """
 
-    _COUNTER_BITS: Final = 42
-    _NODE_BITS: Final = 32
+    _COUNTER_MASK: Final = (1 << 48) - 1
 
     def __init__(self) -> None:
         self._reseed()
@@ -51,22 +54,30 @@ class _EventIds:
 
     def _reseed(self) -> None:
         seed = int.from_bytes(os.urandom(10), "big")
-        self._node = seed & ((1 << self._NODE_BITS) - 1)
-        self._counter = itertools.count(seed >> self._NODE_BITS & ((1 << 30) - 1))
+        node_a = seed & 0xFFF
+        node_b = (seed >> 12) & 0x3FFF
+        self._tail = f"-7{node_a:03x}-{0x8000 | node_b:04x}-"
+        # The counter starts in the lower half of its range so it cannot wrap in practice.
+        self._counter = itertools.count((seed >> 26) & ((1 << 47) - 1))
+        # (millisecond, "xxxxxxxx-xxxx-7xxx-xxxx-", its RFC 3339 time), swapped as one
+        # object between threads.
+        self._prefix: tuple[int, str, str] = (-1, "", "")
+
+    def _current(self) -> tuple[int, str, str]:
+        ms = time.time_ns() // 1_000_000
+        current = self._prefix
+        if ms > current[0]:
+            h = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+            current = self._prefix = (ms, f"{h[:8]}-{h[8:]}{self._tail}", format_time(ms))
+        return current
 
     def new(self) -> str:
-        ms = time.time_ns() // 1_000_000
-        seq = next(self._counter) & ((1 << self._COUNTER_BITS) - 1)
-        rand = (seq << self._NODE_BITS) | self._node  # 74 bits
-        value = (
-            (ms & 0xFFFF_FFFF_FFFF) << 80
-            | 0x7 << 76
-            | (rand >> 62) << 64
-            | 0b10 << 62
-            | (rand & ((1 << 62) - 1))
-        )
-        h = f"{value:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return f"{self._current()[1]}{next(self._counter) & self._COUNTER_MASK:012x}"
+
+    def stamp(self) -> tuple[str, str]:
+        """A new id and the envelope time of the same millisecond (one clock read)."""
+        _ms, prefix, text = self._current()
+        return f"{prefix}{next(self._counter) & self._COUNTER_MASK:012x}", text
 
 
 _ids = _EventIds()
@@ -127,22 +138,29 @@ def build(event: Mapping[str, Any], *, default_source: str) -> dict[str, Any]:
     Keeps the caller's attributes and fills ``specversion``, ``id`` (unless given), ``time``
     (unless given) and ``source`` (``default_source`` unless given). ``type`` is required.
     """
-    etype = event.get("type")
+    get = event.get
+    etype = get("type")
     if not isinstance(etype, str) or not etype:
         raise InvalidEnvelopeError("event needs a non-empty string 'type'", field="type")
+    event_id = get("id")
+    event_time = get("time")
+    if not event_id and not event_time:
+        event_id, event_time = _ids.stamp()
     env: dict[str, Any] = {
         "specversion": SPECVERSION,
-        "id": event.get("id") or _ids.new(),
-        "source": event.get("source") or default_source,
+        "id": event_id or _ids.new(),
+        "source": get("source") or default_source,
         "type": etype,
-        "time": event.get("time") or _clock.now(),
+        "time": event_time or _clock.now(),
     }
-    if len(event) > 2 or "data" not in event:
+    # The common shapes ({type, data} and {type, source, data}) skip the generic copy loop.
+    size = len(event)
+    if "data" in event and (size == 2 or (size == 3 and "source" in event)):
+        env["data"] = event["data"]
+    else:
         for key, value in event.items():
             if key not in env:
                 env[key] = value
-    else:
-        env["data"] = event["data"]
     return env
 
 

@@ -108,34 +108,67 @@ class UserRecord:
     explicit_hash_key: str | None = None
 
 
+# A record is written as four parts: ``TAG_RECORD varint(inner_len)``,
+# ``TAG_PK_INDEX varint(pk_index)``, ``TAG_DATA varint(data_len)`` and the data itself. The
+# three headers below 2**14 come from these tables, so adding a record concatenates nothing
+# and never copies the data before build() joins everything once.
+_RECORD_HEADS: Final = tuple(_TAG_RECORD + v for v in _VARINTS)
+_PK_INDEX_PARTS: Final = tuple(_TAG_PK_INDEX + v for v in _VARINTS)
+_DATA_HEADS: Final = tuple(_TAG_DATA + v for v in _VARINTS)
+# Key table entries (``TAG varint(len)``) for keys shorter than 2**14 bytes.
+_PK_TABLE_HEADS: Final = tuple(_TAG_PK_TABLE + v for v in _VARINTS)
+_NO_LIMIT: Final = 1 << 62
+
+
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode())
+
+
 class AggregateBuilder:
     """Accumulates user records into one KPL aggregate.
 
-    Sizes are tracked exactly, so a caller can ask :meth:`size_if_added` before adding and
-    keep every aggregate under the Kinesis record limit (data plus the aggregate's own
-    partition key). The builder does not decide limits itself: that is batching policy.
+    Sizes are tracked exactly and in O(1), so a caller can ask :meth:`size_if_added` (or
+    let :meth:`try_add` ask) before adding and keep every aggregate under the Kinesis record
+    limit (data plus the aggregate's own partition key). The builder does not choose limits
+    itself: that is batching policy, passed in by the caller.
+
+    Not thread-safe: one builder belongs to one thread (or one lock) at a time.
     """
 
-    __slots__ = ("_body_size", "_ehk_index", "_first_ehk", "_first_pk", "_parts", "_pk_index")
+    __slots__ = (
+        "_body_size",
+        "_count",
+        "_ehk_index",
+        "_first_ehk",
+        "_first_pk",
+        "_parts",
+        "_pk_index",
+        "_pk_table",
+        "_tables_size",
+    )
 
     def __init__(self) -> None:
         self._pk_index: dict[str, int] = {}
         self._ehk_index: dict[str, int] = {}
-        # Table entries and record entries are kept apart because protobuf requires no
-        # order, but every KPL writes the tables first; we do the same for readability of
-        # hex dumps.
+        # Each record is two parts, its protobuf header and its data, so the data is never
+        # copied before build() joins everything once. The key tables are written first
+        # (protobuf allows any order; every KPL writes the tables first).
         self._parts: list[bytes] = []
+        # The partition key table, written as keys are first seen (build() only joins).
+        self._pk_table: list[bytes] = []
+        self._count = 0
         self._body_size = 0
+        self._tables_size = 0
         self._first_pk: str | None = None
         self._first_ehk: str | None = None
 
     def __len__(self) -> int:
-        return len(self._parts)
+        return self._count
 
     @property
     def size(self) -> int:
         """Bytes of the aggregate :meth:`build` would return now (magic and digest included)."""
-        return self._body_size + OVERHEAD + self._tables_size()
+        return self._body_size + self._tables_size + OVERHEAD
 
     @property
     def partition_key(self) -> str | None:
@@ -147,17 +180,11 @@ class AggregateBuilder:
         """The first user record's explicit hash key, if it had one."""
         return self._first_ehk
 
-    def _tables_size(self) -> int:
-        # Computed on demand from the key tables; they are small next to the records.
-        return self._table_size(self._pk_index) + self._table_size(self._ehk_index)
-
-    @staticmethod
-    def _table_size(table: dict[str, int]) -> int:
-        total = 0
-        for key in table:
-            n = len(key.encode())
-            total += 1 + varint_size(n) + n
-        return total
+    def first_data(self) -> bytes:
+        """The first user record's data (what to send plain when it is the only record)."""
+        if not self._count:
+            raise ValueError("the aggregate is empty")
+        return self._parts[3]
 
     @staticmethod
     def _record_size(data_len: int, pk_idx: int, ehk_idx: int | None) -> int:
@@ -174,80 +201,128 @@ class AggregateBuilder:
         pk_idx = self._pk_index.get(partition_key)
         if pk_idx is None:
             pk_idx = len(self._pk_index)
-            n = len(partition_key.encode())
+            n = _utf8_len(partition_key)
             size += 1 + varint_size(n) + n
         ehk_idx: int | None = None
         if explicit_hash_key is not None:
             ehk_idx = self._ehk_index.get(explicit_hash_key)
             if ehk_idx is None:
                 ehk_idx = len(self._ehk_index)
-                n = len(explicit_hash_key)
+                n = _utf8_len(explicit_hash_key)
                 size += 1 + varint_size(n) + n
         return size + self._record_size(data_len, pk_idx, ehk_idx)
 
     def add(self, partition_key: str, data: bytes, explicit_hash_key: str | None = None) -> int:
         """Append a user record; return its sub-sequence number (index in the aggregate)."""
-        pk_index = self._pk_index
-        pk_idx = pk_index.get(partition_key)
+        return self.try_add(partition_key, data, explicit_hash_key, _NO_LIMIT)
+
+    def try_add(
+        self,
+        partition_key: str,
+        data: bytes,
+        explicit_hash_key: str | None,
+        max_size: int,
+    ) -> int:
+        """Add a user record if the aggregate stays within ``max_size`` bytes.
+
+        Returns the record's sub-sequence number (its index in the aggregate), or -1 when it
+        would not fit, in which case nothing is added.
+        """
+        pk_idx = self._pk_index.get(partition_key)
+        table_growth = 0
+        raw_key = b""
         if pk_idx is None:
-            pk_idx = pk_index[partition_key] = len(pk_index)
-            if self._first_pk is None:
-                self._first_pk = partition_key
-                self._first_ehk = explicit_hash_key
+            pk_idx = len(self._pk_index)
+            raw_key = partition_key.encode()
+            n = len(raw_key)
+            table_growth = n + 2 if n < 0x80 else 1 + varint_size(n) + n
         data_len = len(data)
-        if explicit_hash_key is None:
-            if pk_idx < 0x80 and data_len < _SMALL_VARINT_LIMIT:
-                # The common case in one concatenation: index and length from the table.
-                dl = _VARINTS[data_len]
-                inner_len = 3 + len(dl) + data_len
-                entry = b"".join(
-                    (
-                        _TAG_RECORD,
-                        encode_varint(inner_len),
-                        _TAG_PK_INDEX,
-                        _VARINTS[pk_idx],
-                        _TAG_DATA,
-                        dl,
-                        data,
-                    )
-                )
-            else:
-                inner = b"".join(
-                    (_TAG_PK_INDEX, encode_varint(pk_idx), _TAG_DATA, encode_varint(data_len), data)
-                )
-                entry = b"".join((_TAG_RECORD, encode_varint(len(inner)), inner))
-        else:
+        if (
+            explicit_hash_key is not None
+            or pk_idx >= _SMALL_VARINT_LIMIT
+            or data_len >= _SMALL_VARINT_LIMIT - 8
+        ):
+            return self._try_add_general(
+                partition_key,
+                data,
+                explicit_hash_key,
+                max_size,
+                pk_idx=pk_idx,
+                table_growth=table_growth,
+            )
+        pk_part = _PK_INDEX_PARTS[pk_idx]
+        data_head = _DATA_HEADS[data_len]
+        inner_len = len(pk_part) + len(data_head) + data_len
+        record_head = _RECORD_HEADS[inner_len]
+        body = self._body_size + len(record_head) + inner_len
+        tables = self._tables_size + table_growth
+        if body + tables + OVERHEAD > max_size:
+            return -1
+        self._parts += (record_head, pk_part, data_head, data)
+        if table_growth:
+            self._pk_index[partition_key] = pk_idx
+            self._pk_table += (_PK_TABLE_HEADS[len(raw_key)], raw_key)
+            if not self._count:
+                self._first_pk = partition_key
+        self._body_size = body
+        self._tables_size = tables
+        self._count += 1
+        return self._count - 1
+
+    def _try_add_general(
+        self,
+        partition_key: str,
+        data: bytes,
+        explicit_hash_key: str | None,
+        max_size: int,
+        *,
+        pk_idx: int,
+        table_growth: int,
+    ) -> int:
+        # Explicit hash keys, large indexes or large records: same layout, built piecewise.
+        head = [_TAG_PK_INDEX, encode_varint(pk_idx)]
+        ehk_idx: int | None = None
+        if explicit_hash_key is not None:
             ehk_idx = self._ehk_index.get(explicit_hash_key)
             if ehk_idx is None:
-                ehk_idx = self._ehk_index[explicit_hash_key] = len(self._ehk_index)
-            inner = b"".join(
-                (
-                    _TAG_PK_INDEX,
-                    encode_varint(pk_idx),
-                    _TAG_EHK_INDEX,
-                    encode_varint(ehk_idx),
-                    _TAG_DATA,
-                    encode_varint(data_len),
-                    data,
-                )
-            )
-            entry = b"".join((_TAG_RECORD, encode_varint(len(inner)), inner))
-        self._parts.append(entry)
-        self._body_size += len(entry)
-        return len(self._parts) - 1
+                ehk_idx = len(self._ehk_index)
+                n = _utf8_len(explicit_hash_key)
+                table_growth += 1 + varint_size(n) + n
+            head += (_TAG_EHK_INDEX, encode_varint(ehk_idx))
+        pk_part = b"".join(head)
+        data_len = len(data)
+        data_head = _TAG_DATA + encode_varint(data_len)
+        inner_len = len(pk_part) + len(data_head) + data_len
+        record_head = _TAG_RECORD + encode_varint(inner_len)
+        body = self._body_size + len(record_head) + inner_len
+        tables = self._tables_size + table_growth
+        if body + tables + OVERHEAD > max_size:
+            return -1
+        self._parts += (record_head, pk_part, data_head, data)
+        if partition_key not in self._pk_index:
+            self._pk_index[partition_key] = pk_idx
+            raw = partition_key.encode()
+            self._pk_table += (_TAG_PK_TABLE, encode_varint(len(raw)), raw)
+        if explicit_hash_key is not None and explicit_hash_key not in self._ehk_index:
+            self._ehk_index[explicit_hash_key] = len(self._ehk_index)
+        if not self._count:
+            self._first_pk = partition_key
+            self._first_ehk = explicit_hash_key
+        self._body_size = body
+        self._tables_size = tables
+        self._count += 1
+        return self._count - 1
 
     def build(self) -> bytes:
         """The aggregate's bytes: magic, protobuf body, MD5 digest of the body."""
-        if not self._parts:
+        if not self._count:
             raise ValueError("cannot build an empty aggregate")
-        head: list[bytes] = []
-        for key in self._pk_index:  # dicts keep insertion order == index order
-            raw = key.encode()
-            head += (_TAG_PK_TABLE, encode_varint(len(raw)), raw)
-        for key in self._ehk_index:
+        head = list(self._pk_table)
+        for key in self._ehk_index:  # dicts keep insertion order == index order
             raw = key.encode()
             head += (_TAG_EHK_TABLE, encode_varint(len(raw)), raw)
-        body = b"".join(head) + b"".join(self._parts)
+        head += self._parts
+        body = b"".join(head)
         return b"".join((MAGIC, body, hashlib.md5(body, usedforsecurity=False).digest()))
 
 

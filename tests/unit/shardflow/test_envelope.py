@@ -85,3 +85,19 @@ def test_time_format_and_parse() -> None:
         envelope.parse_time("2023-11-14T22:13:20")
     with pytest.raises(InvalidEnvelopeError, match="RFC 3339"):
         envelope.parse_time("yesterday")
+
+
+def test_stamp_time_matches_id_millisecond() -> None:
+    env = envelope.build({"type": "t"}, default_source="app")
+    id_ms = int(env["id"].replace("-", "")[:12], 16)
+    assert envelope.format_time(id_ms) == env["time"]
+
+
+def test_ids_stay_increasing_when_the_clock_steps_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as time_mod
+
+    first = envelope.new_event_id()
+    real = time_mod.time_ns()
+    monkeypatch.setattr(envelope.time, "time_ns", lambda: real - 10_000_000_000)
+    later = [envelope.new_event_id() for _ in range(100)]
+    assert [first, *later] == sorted({first, *later})

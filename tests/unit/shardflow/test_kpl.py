@@ -169,3 +169,44 @@ def test_unknown_fields_and_tags_are_skipped() -> None:
 def test_empty_builder_cannot_build() -> None:
     with pytest.raises(ValueError, match="empty"):
         kpl.AggregateBuilder().build()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(partition_keys, payloads, ehks), min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=40_000),
+)
+def test_property_try_add_never_passes_the_limit(
+    recs: list[tuple[str, bytes, str | None]], limit: int
+) -> None:
+    builder = kpl.AggregateBuilder()
+    kept = []
+    for pk, data, ehk in recs:
+        before = builder.size
+        sub = builder.try_add(pk, data, ehk, limit)
+        if sub < 0:
+            assert builder.size == before  # a refused record leaves no trace
+            assert builder.size_if_added(pk, len(data), ehk) > limit
+        else:
+            assert sub == len(kept)
+            kept.append((pk, data, ehk))
+            assert builder.size <= limit
+    if kept:
+        blob = builder.build()
+        assert len(blob) == builder.size <= limit
+        assert [(r.partition_key, r.data, r.explicit_hash_key) for r in kpl.deaggregate(blob)] == (
+            kept
+        )
+        assert builder.first_data() == kept[0][1]
+
+
+def test_builder_keeps_first_record_for_plain_sending() -> None:
+    builder = kpl.AggregateBuilder()
+    with pytest.raises(ValueError, match="empty"):
+        builder.first_data()
+    builder.add("k", b"only", "17")
+    assert (builder.partition_key, builder.first_data(), builder.explicit_hash_key) == (
+        "k",
+        b"only",
+        "17",
+    )
