@@ -180,3 +180,9 @@ KCL_HANDLER: Final = "SHARDFLOW_KCL_HANDLER"
 KCL_CHECKPOINT_INTERVAL_SECONDS: Final = "SHARDFLOW_KCL_CHECKPOINT_INTERVAL_SECONDS"
 #: Attempts at a checkpoint the daemon answers with ThrottlingException.
 KCL_CHECKPOINT_ATTEMPTS: Final = "SHARDFLOW_KCL_CHECKPOINT_ATTEMPTS"
+
+#: Prefix of the producer's settings: ``SHARDFLOW_PRODUCER_<FIELD>`` for every field of
+#: :class:`producers.ProducerConfig` (``SHARDFLOW_PRODUCER_MAX_BUFFER_TIME=0.05``,
+#: ``SHARDFLOW_PRODUCER_AGGREGATION=false``, ``SHARDFLOW_PRODUCER_SHARD_BYTES_PER_SECOND=none``),
+#: read by ``ProducerConfig.from_env()``.
+PRODUCER_ENV_PREFIX: Final = "SHARDFLOW_PRODUCER_"

@@ -1,0 +1,940 @@
+"""The producer: ``put`` events, get futures, let background threads deliver them.
+
+:class:`EventProducer` is the facade. ``put`` serialises the event (envelope + orjson),
+validates it, predicts its shard and hands it to that shard's
+:class:`~producers.batching.ShardBatcher` under one lock; it never does I/O. Sender
+threads (``max_in_flight_requests`` of them) plan PutRecords calls with
+:func:`~producers.batching.plan_request`, send them without holding the lock, complete
+the futures of what was written and put failed entries back at the head of their shard's
+queue for a retry after a backoff. Every future completes: with a
+:class:`~producers.PutResult`, or with the error that ended the record (non-retryable
+error code, time to live exceeded, stream deleted, producer closed before delivery).
+
+Resharding: when PutRecords reports a shard other than the predicted one, the producer
+waits for its in-flight calls to finish, reloads the shard list (ListShards) and moves the
+records buffered for shards that no longer take writes to the shards that now own their
+keys, oldest first, so per-key order holds. A KPL aggregate that Kinesis placed in a shard
+not owning all its records is split up: records inside the receiving shard's hash range
+are complete there; the others are sent again to their own shard, because the KCL
+discards de-aggregated records outside the shard's range. Consumers that do not filter
+(``aws_kinesis_agg`` in a Lambda) then see those records twice, with the same envelope
+``id`` to de-duplicate on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, TypeAlias
+
+import orjson
+
+from producers import futures as _futures
+from producers.batching import Entry, RequestLimits, ShardBatcher, make_batcher, plan_request
+from producers.buffer import ByteBudget
+from producers.client import EntryOutcome, StreamClient, default_kinesis_client
+from producers.config import ProducerConfig
+from producers.exceptions import (
+    BufferFullError,
+    DeliveryError,
+    FlushTimeoutError,
+    InvalidEventError,
+    InvalidExplicitHashKeyError,
+    InvalidPartitionKeyError,
+    ProducerClosedError,
+    ProducerError,
+    RecordExpiredError,
+    RecordTooLargeError,
+    SerializationError,
+    StreamNotFoundError,
+)
+from producers.futures import FailedRecord, RecordFuture, _Delivery
+from producers.metrics import Metric, MetricsCollector, NullMetrics
+from producers.rate_limit import ShardRateLimiter
+from producers.retry import THROTTLING_ERROR_CODES, Backoff, is_retryable
+from producers.shard_map import PredictedShards
+from shardflow import envelope
+from shardflow.errors import InvalidEnvelopeError
+from shardflow.hashing import MAX_PARTITION_KEY_LENGTH, hash_key, parse_explicit_hash_key
+
+__all__ = ["Event", "EventProducer"]
+
+logger = logging.getLogger(__name__)
+
+#: What ``put`` accepts: an event mapping (wrapped in the envelope) or raw bytes (as-is).
+Event: TypeAlias = Mapping[str, Any] | bytes | bytearray | memoryview
+
+_dumps: Final = orjson.dumps
+_build: Final = envelope.build
+_monotonic: Final = time.monotonic
+_NEVER: Final = 1 << 62
+
+# Producers still open at interpreter exit are closed (flushed) then.
+_OPEN: weakref.WeakSet[EventProducer] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    for producer in list(_OPEN):
+        try:
+            producer.close()
+        except Exception:  # pragma: no cover - best effort at shutdown
+            logger.exception("closing a producer at exit failed")
+
+
+atexit.register(_close_all_at_exit)
+
+
+class _Delivered:
+    """Futures that share one delivery, and what they held of the buffer."""
+
+    __slots__ = ("delivery", "futures", "nbytes", "put_time", "size")
+
+    def __init__(
+        self,
+        futures: list[RecordFuture],
+        delivery: _Delivery,
+        *,
+        size: int,
+        nbytes: int,
+        put_time: float,
+    ) -> None:
+        self.futures = futures
+        self.delivery = delivery
+        self.size = size
+        self.nbytes = nbytes
+        self.put_time = put_time
+
+
+class _Outcomes:
+    """What one PutRecords call (or a refresh, or a shutdown) decided. Applied in two
+    steps: futures are completed without the producer's lock, then shards and buffer are
+    updated with it."""
+
+    __slots__ = ("delivered", "failed", "misplaced", "retry")
+
+    def __init__(self) -> None:
+        self.delivered: list[_Delivered] = []
+        self.failed: list[tuple[Entry, ProducerError]] = []
+        self.retry: list[tuple[Entry, float]] = []
+        self.misplaced: list[tuple[Entry, EntryOutcome]] = []
+
+
+class EventProducer:
+    """Puts events into a Kinesis stream: batched, KPL-aggregated, retried, rate-limited.
+
+    >>> with EventProducer("events", client=kinesis) as producer:     # doctest: +SKIP
+    ...     future = producer.put({"type": "page_view", "data": {"path": "/"}},
+    ...                           partition_key="user-42")
+    >>> future.result().shard_id                                       # doctest: +SKIP
+
+    The constructor reads the stream's shards (ListShards) and raises
+    :class:`~producers.StreamNotFoundError` for an unknown stream. ``client`` is a boto3
+    Kinesis client (one is built, honouring ``AWS_ENDPOINT_URL``, when none is given);
+    ``config`` defaults to :meth:`ProducerConfig.from_env`. ``on_failure`` is called (in a
+    sender thread) with a :class:`~producers.FailedRecord` for every record that could not
+    be delivered, after its future was completed with the error.
+    """
+
+    def __init__(
+        self,
+        stream: str,
+        *,
+        config: ProducerConfig | None = None,
+        client: Any = None,
+        metrics: MetricsCollector | None = None,
+        on_failure: Callable[[FailedRecord], object] | None = None,
+    ) -> None:
+        if not isinstance(stream, str) or not stream:
+            raise ValueError(f"stream must be a non-empty name or ARN, got {stream!r}")
+        cfg = config if config is not None else ProducerConfig.from_env()
+        self._config = cfg
+        self._stream = stream
+        self._client = StreamClient(
+            client if client is not None else default_kinesis_client(cfg.max_in_flight_requests),
+            stream,
+        )
+        self._metrics: MetricsCollector = metrics if metrics is not None else NullMetrics()
+        self._on_failure = on_failure
+        self._backoff = Backoff(cfg.retry_base_delay, cfg.retry_max_delay)
+        self._limits = RequestLimits(
+            max_records=cfg.max_batch_records,
+            max_bytes=cfg.max_request_bytes,
+            max_buffer_time=cfg.max_buffer_time,
+            record_ttl=cfg.record_ttl,
+        )
+        # Hot-path copies of settings.
+        self._source = cfg.source
+        self._max_record_bytes = cfg.max_record_bytes
+        self._put_timeout = cfg.put_timeout
+        self._request_bytes_trigger = cfg.max_request_bytes
+        self._request_records_trigger = cfg.max_batch_records
+
+        predicted = self._load_shards()
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # sender threads wait here
+        self._room = threading.Condition(self._lock)  # put() waits here for buffer room
+        self._drained = threading.Condition(self._lock)  # flush()/close() wait here
+        self._budget = ByteBudget(cfg.max_buffer_bytes, self._room, stream=stream)
+        self._predicted = predicted
+        self._key_cache = predicted.cache
+        self._batchers: list[ShardBatcher] = [
+            self._new_batcher(s.shard_id) for s in predicted.shards
+        ]
+
+        # State below is guarded by self._lock.
+        self._closed = False  # no more puts
+        self._stopping = False  # sender threads exit when idle
+        self._abandoned = False  # close(timeout) ran out: fail instead of retrying
+        self._flushers = 0
+        self._drain_waiters = 0
+        self._in_flight = 0
+        self._sleepers = 0  # sender threads waiting with no deadline
+        # put() wakes a sender when the buffer reaches these (a full request may be ready);
+        # each plan moves them one request further.
+        self._trigger_bytes = cfg.max_request_bytes
+        self._trigger_records = cfg.max_batch_records if not cfg.aggregation else _NEVER
+        self._round_robin = 0
+        self._refresh_pending = False
+        self._refreshing = False
+        self._last_refresh = _monotonic()
+        self._misplaced: list[tuple[Entry, EntryOutcome]] = []
+
+        self._threads = [
+            threading.Thread(
+                target=self._sender_loop, name=f"shardflow-producer-{stream}-{i}", daemon=True
+            )
+            for i in range(cfg.max_in_flight_requests)
+        ]
+        for thread in self._threads:
+            thread.start()
+        _OPEN.add(self)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def stream(self) -> str:
+        """The stream's name (or ARN) this producer writes to."""
+        return self._stream
+
+    @property
+    def config(self) -> ProducerConfig:
+        """The producer's settings."""
+        return self._config
+
+    @property
+    def shard_ids(self) -> list[str]:
+        """The open shards the producer currently predicts records for."""
+        with self._lock:
+            return [b.shard_id for b in self._batchers]
+
+    @property
+    def buffered_records(self) -> int:
+        """Records put and not yet completed (delivered or failed)."""
+        return self._budget.records
+
+    def put(  # noqa: PLR0912 - the hot path stays in one function: calls cost here
+        self,
+        event: Event,
+        partition_key: str,
+        *,
+        explicit_hash_key: str | None = None,
+    ) -> RecordFuture:
+        """Buffer one event for delivery; return its future at once (no I/O).
+
+        A mapping is wrapped in the envelope (``id``, ``time``, ``specversion`` and
+        ``source`` filled in, ``type`` required) and serialised with orjson; bytes are sent
+        as they are. Raises, without buffering anything: :class:`InvalidPartitionKeyError`
+        (empty, longer than 256 characters, not a string),
+        :class:`InvalidExplicitHashKeyError`, :class:`RecordTooLargeError` (data plus key
+        over ``max_record_bytes``), :class:`SerializationError`, :class:`InvalidEventError`,
+        :class:`ProducerClosedError`, and :class:`BufferFullError` after blocking
+        ``put_timeout`` seconds on a full buffer.
+        """
+        if event.__class__ is dict:
+            try:
+                data = _dumps(_build(event, default_source=self._source))
+            except (TypeError, InvalidEnvelopeError) as exc:
+                raise self._event_error(exc) from exc
+        else:
+            data = self._serialise_other(event)
+        if partition_key.__class__ is not str or not 0 < len(partition_key) <= 256:
+            raise self._partition_key_error(partition_key)
+        nbytes = len(data) + (
+            len(partition_key) if partition_key.isascii() else len(partition_key.encode())
+        )
+        if nbytes > self._max_record_bytes:
+            raise self._too_large(nbytes)
+        hash_value = None if explicit_hash_key is None else self._explicit_hash(explicit_hash_key)
+        future = RecordFuture()
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            budget = self._budget
+            if budget.used + nbytes > budget.limit and budget.used:
+                self._wait_for_room(nbytes)
+            else:
+                budget.used += nbytes
+                budget.records += 1
+            try:
+                if hash_value is None:
+                    index = self._key_cache.get(partition_key)
+                    if index is None:
+                        index = self._predicted.index_for_key(partition_key)
+                else:
+                    index = self._predicted.index_for_hash(hash_value)
+                batcher = self._batchers[index]
+                if self._sleepers and batcher.empty:
+                    self._work.notify()  # start the max_buffer_time clock of a sleeping sender
+                sealed = batcher.add(partition_key, data, explicit_hash_key, future, nbytes)
+            except BaseException:
+                self._release(nbytes, 1)  # a bug must not leave phantom bytes behind
+                raise
+            if sealed or (
+                budget.used >= self._trigger_bytes or budget.records >= self._trigger_records
+            ):
+                self._trigger_bytes = self._trigger_records = _NEVER
+                self._work.notify()
+        return future
+
+    def _wait_for_room(self, nbytes: int) -> None:
+        # Lock held; blocks (releasing it) until the budget has room, then reserves it.
+        self._budget.reserve(nbytes, 1, self._put_timeout)
+        if self._closed:  # closed while we waited
+            self._release(nbytes, 1)
+            raise self._closed_error()
+
+    def put_many(
+        self,
+        records: Iterable[tuple[Event, str] | tuple[Event, str, str | None]],
+    ) -> list[RecordFuture]:
+        """Buffer many ``(event, partition_key[, explicit_hash_key])`` records at once.
+
+        All records are serialised and validated first, so a bad one raises (its index in
+        the message) before any is buffered. Then they are buffered under one lock
+        acquisition, which is what makes this faster than calling :meth:`put` in a loop.
+        Backpressure applies per record; see :class:`BufferFullError` for a full buffer.
+        """
+        prepared: list[tuple[str, bytes, str | None, int, int | None]] = []
+        dumps, build, source = _dumps, _build, self._source
+        max_bytes = self._max_record_bytes
+        for i, record in enumerate(records):
+            event, partition_key = record[0], record[1]
+            explicit_hash_key = record[2] if len(record) > 2 else None
+            try:
+                if event.__class__ is dict:
+                    try:
+                        data = dumps(build(event, default_source=source))
+                    except (TypeError, InvalidEnvelopeError) as exc:
+                        raise self._event_error(exc) from exc
+                else:
+                    data = self._serialise_other(event)
+                if partition_key.__class__ is not str or not 0 < len(partition_key) <= 256:
+                    raise self._partition_key_error(partition_key)
+                nbytes = len(data) + (
+                    len(partition_key) if partition_key.isascii() else len(partition_key.encode())
+                )
+                if nbytes > max_bytes:
+                    raise self._too_large(nbytes)
+                hash_value = (
+                    None if explicit_hash_key is None else self._explicit_hash(explicit_hash_key)
+                )
+            except ProducerError as exc:
+                exc.args = (f"record {i}: {exc.args[0]}",)
+                raise
+            prepared.append((partition_key, data, explicit_hash_key, nbytes, hash_value))
+        return self._buffer_prepared(prepared)
+
+    def _buffer_prepared(
+        self, prepared: Sequence[tuple[str, bytes, str | None, int, int | None]]
+    ) -> list[RecordFuture]:
+        out: list[RecordFuture] = []
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            budget = self._budget
+            batchers = self._batchers
+            key_cache = self._key_cache
+            notify = self._sleepers > 0
+            for partition_key, data, explicit_hash_key, nbytes, hash_value in prepared:
+                if budget.used + nbytes > budget.limit and budget.used:
+                    self._work.notify_all()  # what is buffered so far may be due
+                    try:
+                        self._wait_for_room(nbytes)
+                    except BufferFullError as exc:
+                        exc.accepted = out
+                        raise
+                    batchers, key_cache = self._batchers, self._key_cache  # may be refreshed
+                else:
+                    budget.used += nbytes
+                    budget.records += 1
+                future = RecordFuture()
+                try:
+                    if hash_value is None:
+                        index = key_cache.get(partition_key)
+                        if index is None:
+                            index = self._predicted.index_for_key(partition_key)
+                    else:
+                        index = self._predicted.index_for_hash(hash_value)
+                    if batchers[index].add(partition_key, data, explicit_hash_key, future, nbytes):
+                        notify = True
+                except BaseException:
+                    self._release(nbytes, 1)
+                    raise
+                out.append(future)
+            if (
+                notify
+                or budget.used >= self._trigger_bytes
+                or budget.records >= self._trigger_records
+            ):
+                self._trigger_bytes = self._trigger_records = _NEVER
+                self._work.notify_all()
+        return out
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Send everything buffered now and wait until every record put so far completed.
+
+        With other threads still putting, it returns once the buffer was empty at some
+        moment. Raises :class:`FlushTimeoutError` after ``timeout`` seconds (records keep
+        being delivered in the background).
+        """
+        with self._lock:
+            self._flushers += 1
+            self._work.notify_all()
+            try:
+                if not self._wait_drained(timeout):
+                    raise FlushTimeoutError(
+                        f"flush: {self._budget.records} records still undelivered after "
+                        f"{timeout} s",
+                        pending=self._budget.records,
+                        stream=self._stream,
+                    )
+            finally:
+                self._flushers -= 1
+        self._metrics.flush()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting records, deliver everything buffered, stop the sender threads.
+
+        Waits at most ``timeout`` seconds (None: until every record completed, which the
+        records' time to live bounds). Records still unsent when the timeout passes are
+        completed with :class:`ProducerClosedError` (and reported to ``on_failure``).
+        Calling it again does nothing.
+        """
+        with self._lock:
+            if self._stopping:
+                return
+            self._closed = True
+            self._work.notify_all()
+            self._room.notify_all()
+            drained = self._wait_drained(timeout)
+        if not drained:
+            self._abandon()
+        with self._lock:
+            self._stopping = True
+            self._work.notify_all()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+        _OPEN.discard(self)
+        self._metrics.flush()
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<EventProducer stream={self._stream!r} shards={len(self._batchers)} "
+            f"buffered={self._budget.records} closed={self._closed}>"
+        )
+
+    # ------------------------------------------------------------------ validation
+
+    def _serialise_other(self, event: object) -> bytes:
+        if isinstance(event, bytes):
+            return event
+        if isinstance(event, bytearray | memoryview):
+            return bytes(event)
+        if isinstance(event, Mapping):
+            try:
+                return _dumps(_build(event, default_source=self._source))
+            except (TypeError, InvalidEnvelopeError) as exc:
+                raise self._event_error(exc) from exc
+        raise SerializationError(
+            f"event must be a mapping (sent in the envelope) or bytes (sent as-is), "
+            f"got {type(event).__name__}",
+            field="event",
+            stream=self._stream,
+        )
+
+    def _event_error(self, exc: Exception) -> ProducerError:
+        if isinstance(exc, InvalidEnvelopeError):
+            return InvalidEventError(str(exc), field=exc.field or "event", stream=self._stream)
+        return SerializationError(
+            f"event cannot be serialised to JSON ({exc}); events may hold str, int, float, "
+            "bool, None, dict, list, tuple, datetime, date, UUID, enum and dataclass values",
+            field="event",
+            stream=self._stream,
+        )
+
+    def _partition_key_error(self, partition_key: object) -> InvalidPartitionKeyError:
+        if not isinstance(partition_key, str):
+            msg = f"partition_key must be a str, got {type(partition_key).__name__}"
+        elif not partition_key:
+            msg = "partition_key must not be empty (Kinesis needs 1 to 256 characters)"
+        else:
+            msg = (
+                f"partition_key has {len(partition_key)} characters, more than the "
+                f"{MAX_PARTITION_KEY_LENGTH} Kinesis allows"
+            )
+        return InvalidPartitionKeyError(msg, field="partition_key", stream=self._stream)
+
+    def _too_large(self, nbytes: int) -> RecordTooLargeError:
+        return RecordTooLargeError(
+            f"record is {nbytes} bytes (data plus partition key), more than "
+            f"max_record_bytes={self._max_record_bytes}",
+            size=nbytes,
+            limit=self._max_record_bytes,
+            stream=self._stream,
+        )
+
+    def _explicit_hash(self, explicit_hash_key: object) -> int:
+        if not isinstance(explicit_hash_key, str):
+            raise InvalidExplicitHashKeyError(
+                f"explicit_hash_key must be a str, got {type(explicit_hash_key).__name__}",
+                field="explicit_hash_key",
+                stream=self._stream,
+            )
+        try:
+            return parse_explicit_hash_key(explicit_hash_key)
+        except ValueError as exc:
+            raise InvalidExplicitHashKeyError(
+                str(exc), field="explicit_hash_key", stream=self._stream
+            ) from exc
+
+    def _closed_error(self) -> ProducerClosedError:
+        return ProducerClosedError(
+            f"producer for stream {self._stream!r} is closed", stream=self._stream
+        )
+
+    # ------------------------------------------------------------------ shards
+
+    def _load_shards(self) -> PredictedShards:
+        shards = self._client.list_shards()
+        try:
+            return PredictedShards(shards, cache_size=self._config.partition_key_cache_size)
+        except (ValueError, LookupError) as exc:
+            raise ProducerError(
+                f"stream {self._stream!r} has no open shard to write to: {exc}",
+                stream=self._stream,
+            ) from exc
+
+    def _new_batcher(self, shard_id: str) -> ShardBatcher:
+        cfg = self._config
+        limiter = None
+        if cfg.shard_records_per_second or cfg.shard_bytes_per_second:
+            limiter = ShardRateLimiter(
+                cfg.shard_records_per_second, cfg.shard_bytes_per_second, _monotonic()
+            )
+        return make_batcher(
+            shard_id,
+            aggregation=cfg.aggregation,
+            max_record_bytes=cfg.max_record_bytes,
+            limiter=limiter,
+        )
+
+    # ------------------------------------------------------------------ sender threads
+
+    def _sender_loop(self) -> None:
+        while True:
+            job = self._next_job()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception:  # pragma: no cover - a bug; keep the thread alive
+                logger.exception("producer sender thread: unexpected error")
+
+    def _next_job(self) -> Callable[[], None] | None:  # noqa: PLR0912 - one wait loop
+        with self._lock:
+            while True:
+                now = _monotonic()
+                next_wake = math.inf
+                # A refresh waits for the calls in flight (they were planned with the old
+                # map) and stops new calls meanwhile, but only once it is allowed to run.
+                hold_for_refresh = self._refreshing
+                if self._refresh_pending and not self._refreshing:
+                    allowed_at = self._last_refresh + self._config.shard_map_refresh_interval
+                    if now < allowed_at:
+                        next_wake = allowed_at
+                    elif self._in_flight == 0:
+                        self._refreshing = True
+                        return self._refresh
+                    else:
+                        hold_for_refresh = True
+                if not hold_for_refresh:
+                    plan = plan_request(
+                        self._batchers,
+                        now,
+                        self._limits,
+                        force=self._closed or self._flushers > 0,
+                        start=self._round_robin,
+                    )
+                    self._round_robin += 1
+                    self._reset_triggers()
+                    if plan.entries or plan.expired:
+                        if plan.entries:
+                            self._in_flight += 1
+                        if plan.more:
+                            self._work.notify()
+                        entries, expired = plan.entries, plan.expired
+                        return lambda: self._send(entries, expired)
+                    next_wake = min(next_wake, plan.next_wake)
+                if self._stopping:
+                    return None
+                if next_wake == math.inf:
+                    self._sleepers += 1
+                    try:
+                        self._work.wait()
+                    finally:
+                        self._sleepers -= 1
+                else:
+                    # A floor keeps a deadline that is a hair in the future from spinning.
+                    self._work.wait(max(next_wake - now, 0.0005))
+
+    def _reset_triggers(self) -> None:
+        # Lock held.
+        cfg = self._config
+        self._trigger_bytes = self._budget.used + cfg.max_request_bytes
+        if not cfg.aggregation:
+            self._trigger_records = self._budget.records + cfg.max_batch_records
+
+    def _send(self, entries: list[Entry], expired: list[tuple[ShardBatcher, Entry]]) -> None:
+        outcomes = _Outcomes()
+        for _owner, entry in expired:
+            outcomes.failed.append((entry, self._expired_error(entry)))
+        if not entries:
+            self._apply(outcomes, freed=(), in_flight_done=False)
+            return
+        started = _monotonic()
+        results: list[EntryOutcome] | None = None
+        error: ProducerError | None = None
+        try:
+            request = [entry.request_entry() for entry in entries]
+            for entry in entries:
+                entry.attempts += 1
+            results = self._client.put_records(request)
+        except ProducerError as exc:
+            error = exc
+        except Exception as exc:
+            # A client that raises something unexpected must not strand the records.
+            logger.exception("PutRecords raised an unexpected error")
+            error = DeliveryError(
+                f"PutRecords raised {type(exc).__name__}: {exc}",
+                stream=self._stream,
+                error_code=type(exc).__name__,
+            )
+        now = _monotonic()
+        self._metrics.observe(Metric.REQUEST_LATENCY, (now - started) * 1000.0)
+        self._decide(entries, results, error, now, outcomes)
+        self._apply(outcomes, freed=entries, in_flight_done=True)
+
+    def _decide(
+        self,
+        entries: list[Entry],
+        results: list[EntryOutcome] | None,
+        error: ProducerError | None,
+        now: float,
+        outcomes: _Outcomes,
+    ) -> None:
+        throttles = 0
+        for i, entry in enumerate(entries):
+            result = results[i] if results is not None else None
+            predicted = entry.owner.shard_id if entry.owner is not None else None
+            if result is not None and result.error_code is None:
+                shard_id, sequence_number = result.shard_id, result.sequence_number
+                assert shard_id is not None and sequence_number is not None
+                if shard_id != predicted:
+                    # The stream was resharded since the shard map was loaded.
+                    self._refresh_pending = True
+                    if entry.aggregated:
+                        outcomes.misplaced.append((entry, result))
+                        continue
+                outcomes.delivered.append(
+                    _Delivered(
+                        entry.futures,
+                        _Delivery(shard_id, sequence_number, entry.attempts, entry.aggregated),
+                        size=entry.size,
+                        nbytes=entry.nbytes,
+                        put_time=entry.put_time,
+                    )
+                )
+                continue
+            code = (result.error_code if result is not None else None) or (
+                error.error_code if error is not None else None
+            )
+            code = code or "Unknown"
+            entry.last_error = code
+            if code in THROTTLING_ERROR_CODES:
+                throttles += 1
+            if isinstance(error, StreamNotFoundError):
+                outcomes.failed.append((entry, error))
+            elif not is_retryable(code):
+                message = result.error_message if result is not None else str(error)
+                outcomes.failed.append(
+                    (
+                        entry,
+                        DeliveryError(
+                            f"Kinesis rejected the record ({code}): {message}",
+                            stream=self._stream,
+                            shard_id=predicted,
+                            error_code=code,
+                            attempts=entry.attempts,
+                        ),
+                    )
+                )
+            else:
+                delay = self._backoff.delay(entry.attempts)
+                if now + delay >= entry.put_time + self._config.record_ttl:
+                    outcomes.failed.append((entry, self._expired_error(entry)))
+                else:
+                    outcomes.retry.append((entry, delay))
+        if throttles:
+            self._metrics.increment(Metric.THROTTLES, throttles)
+        if outcomes.retry:
+            self._metrics.increment(Metric.RETRIES, len(outcomes.retry))
+
+    def _expired_error(self, entry: Entry) -> RecordExpiredError:
+        ttl = self._config.record_ttl
+        if entry.attempts:
+            why = f"{entry.attempts} attempts, last error {entry.last_error}"
+        else:
+            why = "never sent: waiting behind the rate limit, a backoff or its shard's queue"
+        return RecordExpiredError(
+            f"record not delivered within record_ttl={ttl} s of put ({why})",
+            ttl=ttl,
+            stream=self._stream,
+            shard_id=entry.owner.shard_id if entry.owner is not None else None,
+            error_code=entry.last_error,
+            attempts=entry.attempts,
+        )
+
+    def _abandon_error(self) -> ProducerClosedError:
+        return ProducerClosedError(
+            f"producer for stream {self._stream!r} was closed before the record was delivered",
+            stream=self._stream,
+        )
+
+    def _fail(self, failed: Sequence[tuple[Entry, ProducerError]]) -> tuple[int, int]:
+        """Complete failed entries' futures, tell ``on_failure``; (records, bytes) freed."""
+        records = nbytes = 0
+        for entry, error in failed:
+            _futures.complete(entry.futures, error)
+            records += entry.records
+            nbytes += entry.nbytes
+            if self._on_failure is None:
+                continue
+            try:
+                user_records = entry.user_records()
+            except Exception:  # pragma: no cover - only if our own aggregate is corrupt
+                logger.exception("cannot decode a failed record for on_failure")
+                continue
+            for fut, (pk, data, ehk) in zip(entry.futures, user_records, strict=True):
+                try:
+                    self._on_failure(FailedRecord(pk, data, ehk, error, fut))
+                except Exception:
+                    logger.exception("on_failure callback raised")
+        return records, nbytes
+
+    def _release(self, nbytes: int, records: int) -> None:
+        # Lock held.
+        self._budget.release(nbytes, records)
+        if self._budget.records == 0 and self._drain_waiters:
+            self._drained.notify_all()
+
+    def _wait_drained(self, timeout: float | None) -> bool:
+        # Lock held. True once no record is buffered; False when ``timeout`` passed first.
+        deadline = None if timeout is None else _monotonic() + timeout
+        self._drain_waiters += 1
+        try:
+            while self._budget.records:
+                remaining = None if deadline is None else deadline - _monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._drained.wait(remaining)
+            return True
+        finally:
+            self._drain_waiters -= 1
+
+    def _apply(self, outcomes: _Outcomes, *, freed: Sequence[Entry], in_flight_done: bool) -> None:
+        """Complete futures (without the lock), then update shards and buffer (with it)."""
+        for done in outcomes.delivered:
+            _futures.complete(done.futures, done.delivery)
+        released_records, released_bytes = self._fail(outcomes.failed)
+        late_failures: list[tuple[Entry, ProducerError]] = []
+        now = _monotonic()
+        with self._lock:
+            if in_flight_done:
+                self._in_flight -= 1
+            for entry in freed:
+                if entry.owner is not None:
+                    entry.owner.busy = False
+            by_owner: dict[int, tuple[ShardBatcher, list[Entry], float]] = {}
+            for entry, delay in outcomes.retry:
+                owner = entry.owner
+                if self._abandoned or owner is None:
+                    late_failures.append((entry, self._abandon_error()))
+                    continue
+                by_owner.setdefault(id(owner), (owner, [], delay))[1].append(entry)
+            for owner, retried, delay in by_owner.values():
+                owner.push_front(retried)
+                owner.not_before = max(owner.not_before, now + delay)
+            if outcomes.misplaced:
+                self._misplaced.extend(outcomes.misplaced)
+                self._refresh_pending = True
+            for done in outcomes.delivered:
+                released_records += len(done.futures)
+                released_bytes += done.nbytes
+            self._release(released_bytes, released_records)
+            self._work.notify_all()
+        if late_failures:
+            records, nbytes = self._fail(late_failures)
+            with self._lock:
+                self._release(nbytes, records)
+        self._report(outcomes, now)
+
+    def _report(self, outcomes: _Outcomes, now: float) -> None:
+        metrics = self._metrics
+        if outcomes.delivered:
+            metrics.increment(
+                Metric.USER_RECORDS_PUT, sum(len(d.futures) for d in outcomes.delivered)
+            )
+            metrics.increment(Metric.KINESIS_RECORDS_PUT, len(outcomes.delivered))
+            metrics.increment(Metric.BYTES_PUT, sum(d.size for d in outcomes.delivered))
+            oldest = min(d.put_time for d in outcomes.delivered)
+            metrics.observe(Metric.BUFFERING_TIME, (now - oldest) * 1000.0)
+        if outcomes.failed:
+            metrics.increment(
+                Metric.USER_RECORDS_FAILED, sum(entry.records for entry, _ in outcomes.failed)
+            )
+
+    # ------------------------------------------------------------------ resharding
+
+    def _refresh(self) -> None:
+        try:
+            predicted: PredictedShards | None = self._load_shards()
+        except ProducerError as exc:
+            predicted = None
+            logger.warning("stream %s: cannot refresh the shard map: %s", self._stream, exc)
+        self._metrics.increment(Metric.SHARD_MAP_REFRESHES)
+        outcomes = _Outcomes()
+        moved = 0
+        with self._lock:
+            misplaced, self._misplaced = self._misplaced, []
+            self._refresh_pending = False
+            self._last_refresh = _monotonic()
+            if predicted is None:
+                # The records are in the stream; only their shard is not the predicted one.
+                for entry, result in misplaced:
+                    outcomes.delivered.append(self._delivered(entry, result, entry.futures))
+            else:
+                moved = self._install(predicted, misplaced, outcomes)
+            if self._abandoned:
+                for batcher in self._batchers:
+                    outcomes.failed.extend((e, self._abandon_error()) for e in batcher.drain())
+            self._refreshing = False
+            self._work.notify_all()
+        if moved:
+            self._metrics.increment(Metric.MISPLACED_RECORDS, moved)
+        self._apply(outcomes, freed=(), in_flight_done=False)
+
+    def _delivered(
+        self, entry: Entry, result: EntryOutcome, futures: list[RecordFuture], nbytes: int = -1
+    ) -> _Delivered:
+        assert result.shard_id is not None and result.sequence_number is not None
+        return _Delivered(
+            futures,
+            _Delivery(result.shard_id, result.sequence_number, entry.attempts, entry.aggregated),
+            size=entry.size,
+            nbytes=entry.nbytes if nbytes < 0 else nbytes,
+            put_time=entry.put_time,
+        )
+
+    def _install(
+        self,
+        predicted: PredictedShards,
+        misplaced: list[tuple[Entry, EntryOutcome]],
+        outcomes: _Outcomes,
+    ) -> int:
+        """Switch to a new shard map (lock held, nothing in flight); return the number of
+        records re-sent because an aggregate landed outside their shard."""
+        old = {b.shard_id: b for b in self._batchers}
+        batchers = [old.get(s.shard_id) or self._new_batcher(s.shard_id) for s in predicted.shards]
+        keep = {b.shard_id for b in batchers}
+        # Oldest first: the misplaced aggregates were sent before anything still buffered.
+        moves: list[tuple[str, bytes, str | None, RecordFuture, float]] = []
+        resent = 0
+        for entry, result in misplaced:
+            rng = predicted.range_of(result.shard_id or "")
+            stay: list[RecordFuture] = []
+            stay_bytes = 0
+            for fut, (pk, data, ehk) in zip(entry.futures, entry.user_records(), strict=True):
+                key = int(ehk) if ehk is not None else hash_key(pk)
+                if rng is None or key in rng:
+                    stay.append(fut)
+                    stay_bytes += len(data) + len(pk.encode())
+                else:
+                    moves.append((pk, data, ehk, fut, entry.put_time))
+                    resent += 1
+            if stay:
+                outcomes.delivered.append(self._delivered(entry, result, stay, stay_bytes))
+        for batcher in self._batchers:
+            if batcher.shard_id not in keep:
+                for entry in batcher.drain():
+                    for fut, (pk, data, ehk) in zip(
+                        entry.futures, entry.user_records(), strict=True
+                    ):
+                        moves.append((pk, data, ehk, fut, entry.put_time))
+        self._predicted = predicted
+        self._key_cache = predicted.cache
+        self._batchers = batchers
+        for pk, data, ehk, fut, put_time in moves:
+            index = (
+                predicted.index_for_hash(int(ehk))
+                if ehk is not None
+                else predicted.index_for_key(pk)
+            )
+            batchers[index].readd(pk, data, ehk, fut, put_time)
+        logger.info(
+            "stream %s: shard map refreshed, %d open shards, %d records moved",
+            self._stream,
+            len(batchers),
+            len(moves),
+        )
+        return resent
+
+    def _abandon(self) -> None:
+        """close(timeout) ran out: fail what is not in flight; in-flight calls finish."""
+        outcomes = _Outcomes()
+        with self._lock:
+            self._abandoned = True
+            for batcher in self._batchers:
+                outcomes.failed.extend((e, self._abandon_error()) for e in batcher.drain())
+            for entry, result in self._misplaced:
+                outcomes.delivered.append(self._delivered(entry, result, entry.futures))
+            self._misplaced = []
+            self._refresh_pending = False
+        self._apply(outcomes, freed=(), in_flight_done=False)
