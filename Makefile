@@ -12,11 +12,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+# A package added later (its __init__.py) needs the editable install redone to be importable.
+PACKAGE_INITS := $(wildcard */__init__.py)
+
+$(VENV)/.run-installed: pyproject.toml $(PACKAGE_INITS) | $(BIN)/python
 	$(BIN)/pip install -q -e '.[local,parquet,query,lambda,cli]'
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml $(PACKAGE_INITS) | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 

@@ -20,6 +20,8 @@ from shardflow import __version__
 #: Sub-command modules, in the order ``--help`` lists them.
 _COMMAND_MODULES = (
     "shardflow.cli.local",
+    "shardflow.cli.produce",
+    "shardflow.cli.demo",
     "shardflow.cli.consume",
     "shardflow.cli.ddl",
     "shardflow.cli.query",
