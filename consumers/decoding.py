@@ -18,10 +18,13 @@ this module only decides what a failure of either means.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from consumers.records import Event, KinesisRecord, Origin, PoisonRecord
 from shardflow import envelope, kpl
 from shardflow.errors import InvalidEnvelopeError, WireFormatError
+
+_fromisoformat = datetime.fromisoformat
 
 #: One decoded item: an event to process, or a poison record to dead-letter.
 Decoded = Event | PoisonRecord
@@ -90,6 +93,13 @@ def decode_user_record(data: bytes, origin: Origin) -> Decoded:
                 f"got {type(raw_time).__name__}",
                 field="time",
             )
-        return Event(env, origin, data, envelope.parse_time(raw_time))
+        try:
+            # Fast path: what producers write ("…Z") parses straight to UTC.
+            parsed = _fromisoformat(raw_time)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is not UTC:
+            parsed = envelope.parse_time(raw_time)  # other offsets, or the precise error
+        return Event(env, origin, data, parsed)
     except InvalidEnvelopeError as exc:
         return PoisonRecord(origin, data, "invalid_envelope", str(exc))

@@ -370,6 +370,18 @@ def _skip(buf: bytes, pos: int, end: int, wire_type: int) -> int:
 
 
 def _parse_record(buf: bytes, pos: int, end: int) -> tuple[int, int | None, bytes]:
+    # Fast path for the layout every KPL writes for a record without explicit hash key or
+    # tags: 08 <partition key index, 1 byte> 1A <data length, 1 or 2 bytes> <data>, filling
+    # the record exactly. Anything else takes the general parser below.
+    if end - pos >= 4 and buf[pos] == 0x08 and buf[pos + 1] < 0x80 and buf[pos + 2] == 0x1A:
+        b = buf[pos + 3]
+        if b < 0x80:
+            if pos + 4 + b == end:
+                return buf[pos + 1], None, buf[pos + 4 : end]
+        elif end - pos >= 5 and buf[pos + 4] < 0x80:
+            n = (b & 0x7F) | (buf[pos + 4] << 7)
+            if pos + 5 + n == end:
+                return buf[pos + 1], None, buf[pos + 5 : end]
     pk_idx: int | None = None
     ehk_idx: int | None = None
     data: bytes | None = None
@@ -419,12 +431,23 @@ def deaggregate(data: bytes) -> list[UserRecord]:
     ehks: list[str] = []
     raw_records: list[tuple[int, int | None, bytes]] = []
     while pos < end:
-        tag, pos = _read_varint(buf, pos, end)
+        tag = buf[pos]
+        if tag < 0x80:  # one-byte tag and length: the common case, read inline
+            pos += 1
+        else:
+            tag, pos = _read_varint(buf, pos, end)
         field, wire = tag >> 3, tag & 7
         if wire != _WIRE_LEN:
             pos = _skip(buf, pos, end, wire)
             continue
-        n, pos = _read_varint(buf, pos, end)
+        if pos + 1 < end and buf[pos] < 0x80:
+            n = buf[pos]
+            pos += 1
+        elif pos + 1 < end and buf[pos + 1] < 0x80:
+            n = (buf[pos] & 0x7F) | (buf[pos + 1] << 7)
+            pos += 2
+        else:
+            n, pos = _read_varint(buf, pos, end)
         stop = pos + n
         if stop > end:
             raise WireFormatError("truncated field in KPL aggregate")

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from orjson import dumps
 
-from consumers.records import Event, Position
+from consumers.records import Event, Origin, Position
 from consumers.schema import PartitionKey
 from consumers.sink.config import SinkConfig
 
@@ -60,8 +60,8 @@ class Columns:
 
     __slots__ = ("rows",)
 
-    def __init__(self) -> None:
-        self.rows: list[Row] = []
+    def __init__(self, rows: list[Row] | None = None) -> None:
+        self.rows: list[Row] = [] if rows is None else rows
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -95,6 +95,8 @@ class ShardBuffer:
         "_hours",
         "_keys",
         "_last",
+        "_last_hour",
+        "_last_rows",
         "_max_bytes",
         "_max_records",
         "_span_ms",
@@ -113,14 +115,16 @@ class ShardBuffer:
         self._keys: tuple[PartitionKey, ...] = config.partition_keys
         self._hours: dict[int, tuple[tuple[str, str], tuple[str, str]]] = {}
         self._arrival_cache: tuple[datetime | None, int] = (None, 0)
-        self.partitions: dict[tuple[tuple[str, str], ...], Columns] = {}
+        self.partitions: dict[tuple[tuple[str, str], ...], list[Row]] = {}
         self.count = 0
         self.bytes = 0
         self.skipped = 0
-        # (sequence number, sub-sequence number): a Position per event would cost more than
-        # the rest of append.
-        self._first: tuple[str, int | None] | None = None
-        self._last: tuple[str, int | None] | None = None
+        # Origins, not Positions: a Position per event would cost more than the rest of
+        # append.
+        self._first: Origin | None = None
+        self._last: Origin | None = None
+        self._last_hour = -1
+        self._last_rows: list[Row] = []
         self.first_arrival_ms = 0
         self.last_arrival_ms = 0
 
@@ -130,12 +134,14 @@ class ShardBuffer:
     @property
     def first(self) -> Position | None:
         """Position of the first buffered event."""
-        return None if self._first is None else Position(*self._first)
+        first = self._first
+        return None if first is None else Position(first.sequence_number, first.sub_sequence_number)
 
     @property
     def last(self) -> Position | None:
         """Position of the last record consumed into this flush."""
-        return None if self._last is None else Position(*self._last)
+        last = self._last
+        return None if last is None else Position(last.sequence_number, last.sub_sequence_number)
 
     def arrival_ms(self, event: Event) -> int:
         """The event's arrival time in epoch ms (cached: an aggregate's records share it)."""
@@ -176,13 +182,19 @@ class ShardBuffer:
         origin = event.origin
         event_time = event.time
         time_ms = None if event_time is None else (event_time - _EPOCH) // _MS
-        part = self.partition_of(env, arrival_ms if time_ms is None else time_ms)
-        cols = self.partitions.get(part)
-        if cols is None:
-            cols = self.partitions[part] = Columns()
+        part_ms = arrival_ms if time_ms is None else time_ms
+        hour = part_ms // _HOUR_MS
+        if hour == self._last_hour and not self._keys:
+            rows = self._last_rows  # consecutive events mostly share their hour
+        else:
+            part = self.partition_of(env, part_ms)
+            rows = self.partitions.get(part)  # type: ignore[assignment]
+            if rows is None:
+                rows = self.partitions[part] = []
+            self._last_hour, self._last_rows = hour, rows
         data = env.get("data")
-        extra = len(env) - _REQUIRED_COUNT - ("time" in env) - ("data" in env)
-        cols.rows.append(
+        extra = len(env) - _REQUIRED_COUNT - ("time" in env) - (data is not None or "data" in env)
+        rows.append(
             (
                 env["id"],
                 env["source"],
@@ -199,27 +211,27 @@ class ShardBuffer:
                 arrival_ms,
             )
         )
-        position = (origin.sequence_number, origin.sub_sequence_number)
-        if self.count == 0:
-            self._first = position
+        if not self.count:
+            self._first = origin
             self.first_arrival_ms = arrival_ms
-        self._last = position
+        self._last = origin
         self.last_arrival_ms = arrival_ms
         self.count += 1
         self.bytes += len(event.raw) or _FALLBACK_EVENT_BYTES
 
-    def note_skip(self, position: Position) -> None:
+    def note_skip(self, origin: Origin) -> None:
         """A position inside the pending range consumed without output (dead-lettered)."""
         self.skipped += 1
-        self._last = (position.sequence_number, position.sub_sequence_number)
+        self._last = origin
 
     def items(self) -> Iterator[tuple[tuple[tuple[str, str], ...], Columns]]:
         """Partitions and their columns, in partition order (stable object order)."""
-        return iter(sorted(self.partitions.items()))
+        return ((part, Columns(rows)) for part, rows in sorted(self.partitions.items()))
 
     def clear(self) -> None:
         """Start a new flush."""
         self.partitions = {}
+        self._last_hour, self._last_rows = -1, []
         self.count = self.bytes = self.skipped = 0
         self._first = self._last = None
         self.first_arrival_ms = self.last_arrival_ms = 0

@@ -39,7 +39,8 @@ class SinkConfig:
       may also flush an idle buffer on a wall-clock timer (:meth:`ShardWriter.flush_if_idle`).
     * ``partition_keys``: further partitions after ``dt`` and ``hr``.
     * ``parquet_compression_level``: zstd level (pyarrow's default when None).
-    * ``gzip_level``: compression level of JSON Lines files.
+    * ``gzip_level``: compression level of JSON Lines files (default 3: within a few per cent
+      of level 6's size at three times its speed on event JSON).
     """
 
     format: OutputFormat = "parquet"
@@ -49,7 +50,7 @@ class SinkConfig:
     max_span_seconds: float = DEFAULT_MAX_SPAN_SECONDS
     partition_keys: tuple[PartitionKey, ...] = ()
     parquet_compression_level: int | None = None
-    gzip_level: int = 6
+    gzip_level: int = 3
 
     def __post_init__(self) -> None:
         if self.format not in OUTPUT_FORMATS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
@@ -70,18 +71,28 @@ def encode_parquet(
     return out.getvalue()
 
 
-def _format_ms(epoch_ms: int | None) -> str | None:
-    if epoch_ms is None:
-        return None
-    secs, ms = divmod(epoch_ms, 1000)
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)) + f".{ms:03d}"
+def _timestamp_formatter() -> Callable[[int | None], str | None]:
+    # Rows of one flush share a handful of seconds: format each second once.
+    seconds: dict[int, str] = {}
+
+    def format_ms(epoch_ms: int | None) -> str | None:
+        if epoch_ms is None:
+            return None
+        secs, ms = divmod(epoch_ms, 1000)
+        text = seconds.get(secs)
+        if text is None:
+            text = seconds[secs] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs))
+        return f"{text}.{ms:03d}"
+
+    return format_ms
 
 
-def encode_jsonl(columns: dict[str, list[Any]], schema: TableSchema, level: int = 6) -> bytes:
+def encode_jsonl(columns: dict[str, list[Any]], schema: TableSchema, level: int = 3) -> bytes:
     """Gzip JSON Lines of the columns: one object per row, keys in schema order."""
     names = schema.column_names
+    format_ms = _timestamp_formatter()
     cols = [
-        [_format_ms(v) for v in columns[name]] if name in _TIME_COLUMNS else columns[name]
+        [format_ms(v) for v in columns[name]] if name in _TIME_COLUMNS else columns[name]
         for name in names
     ]
     dumps = orjson.dumps

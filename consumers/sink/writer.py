@@ -113,6 +113,8 @@ class ShardWriter:
         # next attempt, whose range may differ.
         self._failed: tuple[str, tuple[str, ...]] | None = None
         self.flushes: list[FlushResult] = []
+        # The user records of an aggregate share a sequence number: convert it once.
+        self._seq_cache: tuple[str, int] = ("", 0)
 
     # ---------------------------------------------------------------- public interface
 
@@ -131,7 +133,7 @@ class ShardWriter:
         """Buffer an event; flush when a boundary is reached. Returns the flushes made (an
         arrival-time boundary flushes before the event, a size boundary after it)."""
         origin = event.origin
-        key = _key(origin.sequence_number, origin.sub_sequence_number)
+        key = self._key_of(origin)
         if not self._advance(key, origin):
             return ()
         if self._in_durable_range(key):
@@ -149,13 +151,13 @@ class ShardWriter:
     def skip(self, origin: Origin) -> tuple[FlushResult, ...]:
         """Record that the record at ``origin`` was consumed without output (it was
         dead-lettered), so later positions can become checkpointable."""
-        key = _key(origin.sequence_number, origin.sub_sequence_number)
+        key = self._key_of(origin)
         if not self._advance(key, origin):
             return ()
         if self._in_durable_range(key):
             return self._consume_durable(origin)
         if self._buffer:
-            self._buffer.note_skip(origin.position)
+            self._buffer.note_skip(origin)
         else:
             self._durable = origin.position
         return ()
@@ -196,6 +198,15 @@ class ShardWriter:
         return results
 
     # ---------------------------------------------------------------- internals
+
+    def _key_of(self, origin: Origin) -> tuple[int, int]:
+        seq = origin.sequence_number
+        cached, value = self._seq_cache
+        if seq != cached:
+            value = int(seq)
+            self._seq_cache = (seq, value)
+        sub = origin.sub_sequence_number
+        return value, -1 if sub is None else sub
 
     def _advance(self, key: tuple[int, int], origin: Origin) -> bool:
         """Check stream order; False for a record at or before ``resume_from``."""
