@@ -412,20 +412,8 @@ def _decode_str(raw: bytes) -> str:
         raise WireFormatError("KPL key table entry is not UTF-8") from exc
 
 
-def deaggregate(data: bytes) -> list[UserRecord]:
-    """The user records of a KPL aggregate, in order.
-
-    Raises :class:`~shardflow.errors.WireFormatError` when ``data`` is not an aggregate or
-    is corrupt (digest mismatch, truncated protobuf, index out of range). Callers decide
-    what a corrupt aggregate means; the consumers dead-letter it with its payload.
-    """
-    if not is_aggregated(data):
-        raise WireFormatError("not a KPL aggregate (magic bytes missing or record too short)")
-    end = len(data) - DIGEST_SIZE
-    body = data[4:end]
-    if hashlib.md5(body, usedforsecurity=False).digest() != data[end:]:
-        raise WireFormatError("KPL aggregate digest mismatch (corrupt or truncated record)")
-    buf = data
+def _scan(buf: bytes, end: int) -> tuple[list[str], list[str], list[tuple[int, int | None, bytes]]]:
+    """The key tables and raw records of an aggregate body (``buf[4:end]``)."""
     pos = 4
     pks: list[str] = []
     ehks: list[str] = []
@@ -458,6 +446,23 @@ def deaggregate(data: bytes) -> list[UserRecord]:
         elif field == 2:
             ehks.append(_decode_str(buf[pos:stop]))
         pos = stop
+    return pks, ehks, raw_records
+
+
+def deaggregate(data: bytes) -> list[UserRecord]:
+    """The user records of a KPL aggregate, in order.
+
+    Raises :class:`~shardflow.errors.WireFormatError` when ``data`` is not an aggregate or
+    is corrupt (digest mismatch, truncated protobuf, index out of range). Callers decide
+    what a corrupt aggregate means; the consumers dead-letter it with its payload.
+    """
+    if not is_aggregated(data):
+        raise WireFormatError("not a KPL aggregate (magic bytes missing or record too short)")
+    end = len(data) - DIGEST_SIZE
+    body = data[4:end]
+    if hashlib.md5(body, usedforsecurity=False).digest() != data[end:]:
+        raise WireFormatError("KPL aggregate digest mismatch (corrupt or truncated record)")
+    pks, ehks, raw_records = _scan(data, end)
     out: list[UserRecord] = []
     for sub, (pk_idx, ehk_idx, payload) in enumerate(raw_records):
         if pk_idx >= len(pks):

@@ -178,7 +178,10 @@ def test_event_without_time_keeps_none_and_extensions() -> None:
 
 
 def test_event_time_with_an_offset_is_converted_to_utc() -> None:
-    raw = b'{"id":"x","source":"s","type":"t","specversion":"1.0","time":"2026-11-26T16:00:00.5+02:00"}'
+    raw = (
+        b'{"id":"x","source":"s","type":"t","specversion":"1.0",'
+        b'"time":"2026-11-26T16:00:00.5+02:00"}'
+    )
     (event,) = _events(decode(_record(raw)))
     assert event.time == datetime(2026, 11, 26, 14, 0, 0, 500000, tzinfo=UTC)
     assert event.time is not None and event.time.tzinfo is UTC
