@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-validate package-lambda
+.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-fmt tf-validate package-lambda
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/shardflow demo
 
 ## test: lint, type-check and the whole test suite (unit, integration, e2e)
-test: lint typecheck checkov
+test: lint typecheck checkov tf-fmt
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
@@ -69,7 +69,7 @@ clean:
 CHECKOV_VENV ?= .tools/checkov-venv
 CHECKOV_VERSION ?= 3.3.30
 
-$(CHECKOV_VENV)/.installed:
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
 	$(CHECKOV_VENV)/bin/pip install -q 'checkov==$(CHECKOV_VERSION)'
@@ -77,8 +77,17 @@ $(CHECKOV_VENV)/.installed:
 
 ## checkov: scan terraform/ (no failed check allowed; each skip carries its reason in the code)
 # --skip-download: nothing leaves this machine (no guideline or policy download).
-checkov: $(CHECKOV_VENV)/.installed
+checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 	$(CHECKOV_VENV)/bin/checkov -d terraform --skip-download --quiet --compact
+
+## tf-fmt: terraform fmt -check (offline), where terraform is installed
+tf-fmt:
+	@if command -v terraform >/dev/null 2>&1; then \
+		echo "terraform fmt -check -recursive terraform"; \
+		CHECKPOINT_DISABLE=1 terraform fmt -check -recursive -diff terraform; \
+	else \
+		echo "tf-fmt: terraform is not installed: terraform fmt -check NOT run (tests/unit/terraform checks indentation and alignment)."; \
+	fi
 
 ## tf-validate: terraform fmt -check and terraform validate, where terraform is installed
 # validate needs the hashicorp/aws provider: `terraform init` downloads it from the registry

@@ -55,6 +55,11 @@ variable "shard_count" {
   type        = number
   description = "Shards in PROVISIONED mode."
   default     = null
+
+  validation {
+    condition     = var.shard_count == null || try(var.shard_count >= 1, false)
+    error_message = "shard_count must be at least 1, or null for ON_DEMAND."
+  }
 }
 
 variable "output_format" {

@@ -67,7 +67,7 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/${var.application_name}-kcl"
+  name          = "alias/${replace(var.application_name, ".", "-")}-kcl"
   target_key_id = aws_kms_key.this[0].key_id
 }
 

@@ -4,8 +4,8 @@ variable "application_name" {
   default     = "shardflow-kcl"
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_.-]{3,230}$", var.application_name))
-    error_message = "application_name must be 3-230 characters of a-z, A-Z, 0-9, '_', '-' and '.' (it names DynamoDB tables with a suffix)."
+    condition     = can(regex("^[a-zA-Z0-9_.-]{3,60}$", var.application_name))
+    error_message = "application_name must be 3-60 characters of a-z, A-Z, 0-9, '_', '-' and '.' (it names the tables and, with a suffix, the IAM role, whose name has at most 64)."
   }
 }
 

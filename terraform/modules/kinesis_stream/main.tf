@@ -64,7 +64,7 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/${var.name}-stream"
+  name          = "alias/${replace(var.name, ".", "-")}-stream"
   target_key_id = aws_kms_key.this[0].key_id
 }
 

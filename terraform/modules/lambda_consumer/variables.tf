@@ -89,8 +89,8 @@ variable "function_name" {
   default     = "shardflow-consumer"
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9_-]{1,64}$", var.function_name))
-    error_message = "function_name must be 1-64 characters of a-z, A-Z, 0-9, '_' and '-'."
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,59}$", var.function_name))
+    error_message = "function_name must be 1-59 characters of a-z, A-Z, 0-9, '_' and '-' (the role is named FUNCTION-role, at most 64)."
   }
 }
 

@@ -49,7 +49,7 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = local.create_kms_key ? 1 : 0
 
-  name          = "alias/${var.bucket_name}"
+  name          = "alias/${replace(var.bucket_name, ".", "-")}"
   target_key_id = aws_kms_key.this[0].key_id
 }
 
@@ -231,6 +231,13 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 
   depends_on = [aws_s3_bucket_versioning.this]
+
+  lifecycle {
+    precondition {
+      condition     = var.transition_to_ia_days == null || var.transition_to_glacier_ir_days == null || try(var.transition_to_glacier_ir_days >= var.transition_to_ia_days + 30, false)
+      error_message = "transition_to_glacier_ir_days must be at least 30 days after transition_to_ia_days (S3 keeps objects 30 days in STANDARD_IA)."
+    }
+  }
 }
 
 resource "aws_s3_bucket_logging" "this" {

@@ -109,8 +109,9 @@ def test_every_variable_has_a_type_and_a_description() -> None:
 def test_variables_with_a_bounded_domain_are_validated() -> None:
     # Numbers, enumerations and names AWS constrains: a typo should fail at plan time
     # with a message, not at apply time with an API error.
-    for name in MODULE_NAMES:
-        module = Module.load(MODULES / name)
+    for path in [*(MODULES / n for n in MODULE_NAMES), *(TERRAFORM / "envs").iterdir()]:
+        name = str(path.relative_to(TERRAFORM))
+        module = Module.load(path)
         unvalidated = [
             var
             for var, spec in module.variables.items()
