@@ -59,7 +59,6 @@ _UNSUPPORTED_CODES: Final = frozenset(
         "InternalFailure",
         "UnknownOperationException",
         "UnsupportedOperation",
-        "UnrecognizedClientException",
         "InvalidAction",
     }
 )
