@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from consumers import Event, S3Sink, SinkConfig, SinkError, decode, localquery
+from consumers import Event, PositionOrderError, S3Sink, SinkConfig, SinkError, decode, localquery
 
 from .conftest import SHARD, list_keys, make_records, query
 
@@ -209,3 +210,49 @@ def test_partitions_and_column_types_read_back_with_duckdb(s3: Any, bucket: str,
         e.origin.sub_sequence_number,
         e.origin.partition_key,
     )
+
+
+def test_records_at_or_before_the_checkpoint_are_ignored_and_order_is_enforced(
+    s3: Any, bucket: str
+) -> None:
+    events = _events(make_records("orders", 6))
+    writer = S3Sink(bucket, stream="orders", s3_client=s3).shard(
+        SHARD, resume_from=events[4].origin.position
+    )
+    assert writer.add(events[3]) == ()  # the KCL may hand back a whole aggregate
+    assert writer.buffered == 0
+    writer.add(events[5])
+    assert writer.buffered == 1
+    with pytest.raises(PositionOrderError) as err:
+        writer.add(events[5])
+    assert err.value.shard_id == SHARD
+    assert writer.checkpointable == events[4].origin.position
+
+
+def test_idle_flush_uses_the_wall_clock_against_the_first_arrival(s3: Any, bucket: str) -> None:
+    events = _events(make_records("orders", 3))
+    writer = S3Sink(
+        bucket, stream="orders", s3_client=s3, config=SinkConfig(max_span_seconds=60)
+    ).shard(SHARD)
+    for e in events:
+        writer.add(e)
+    first_arrival = events[0].origin.arrival_time
+    assert writer.flush_if_idle(first_arrival + timedelta(seconds=59)) is None
+    result = writer.flush_if_idle(first_arrival + timedelta(seconds=60))
+    assert result is not None and result.records == len(events)
+    assert writer.flush_if_idle() is None  # nothing left
+
+
+def test_arrival_time_span_splits_flushes_where_a_replay_splits_them(s3: Any, bucket: str) -> None:
+    # Records arrive two seconds apart: a 20 s span closes a flush every 10 records, the same
+    # way on every run.
+    events = _events(make_records("orders", 25, per_aggregate=1))
+    sink = S3Sink(bucket, stream="orders", s3_client=s3, config=SinkConfig(max_span_seconds=20))
+    first = sink.shard(SHARD)
+    ranges = [r for e in events for r in first.add(e)]
+    assert [r.records for r in ranges] == [10, 10]
+    replay = S3Sink(
+        bucket, stream="orders", s3_client=s3, config=SinkConfig(max_span_seconds=20)
+    ).shard(SHARD, resume_from=ranges[0].last)
+    assert [r for e in events for r in replay.add(e)] == []  # the second range is durable
+    assert replay.checkpointable == ranges[1].last
