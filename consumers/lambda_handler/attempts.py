@@ -11,6 +11,7 @@ an in-memory count would not.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +29,14 @@ def attempt_key(consumer: str, origin: Origin) -> str:
     return f"{consumer}#{origin.stream}#{origin.shard_id}#{origin.position}"
 
 
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    """An event's failures so far, and whether it was already dead-lettered."""
+
+    failures: int
+    dead_lettered: bool = False
+
+
 class AttemptStore:
     """Counts failures per event position in a DynamoDB table (atomic ADD)."""
 
@@ -39,8 +48,18 @@ class AttemptStore:
         self._consumer = consumer
         self._ttl = ttl_seconds
 
-    def record_failure(self, origin: Origin) -> int:
-        """Count one more failure of the event at ``origin``; return the count so far."""
+    def _error(self, what: str, origin: Origin, exc: Exception) -> AttemptStoreError:
+        code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
+        return AttemptStoreError(
+            f"cannot {what} in {self.table}: {exc}",
+            stream=origin.stream,
+            shard_id=origin.shard_id,
+            sequence_number=origin.sequence_number,
+            error_code=code,
+        )
+
+    def record_failure(self, origin: Origin) -> Attempts:
+        """Count one more failure of the event at ``origin``; return the state so far."""
         try:
             resp = self._ddb.update_item(
                 TableName=self.table,
@@ -51,18 +70,28 @@ class AttemptStore:
                     ":one": {"N": "1"},
                     ":ttl": {"N": str(int(time.time()) + self._ttl)},
                 },
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
-            raise AttemptStoreError(
-                f"cannot count the failure in {self.table}: {exc}",
-                stream=origin.stream,
-                shard_id=origin.shard_id,
-                sequence_number=origin.sequence_number,
-                error_code=code,
-            ) from exc
-        return int(resp["Attributes"]["attempts"]["N"])
+            raise self._error("count the failure", origin, exc) from exc
+        item = resp["Attributes"]
+        return Attempts(
+            int(item["attempts"]["N"]), bool(item.get("dead_lettered", {}).get("BOOL", False))
+        )
+
+    def mark_dead_lettered(self, origin: Origin) -> None:
+        """Remember that the event went to the dead-letter queue (so a retry of its record,
+        failed by a later event, does not send it again)."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={_KEY: {"S": attempt_key(self._consumer, origin)}},
+                UpdateExpression="SET #d = :true",
+                ExpressionAttributeNames={"#d": "dead_lettered"},
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("mark the event dead-lettered", origin, exc) from exc
 
     def failures(self, origin: Origin) -> int:
         """Failures counted so far for the event at ``origin`` (0 when none)."""
@@ -73,13 +102,6 @@ class AttemptStore:
                 ConsistentRead=True,
             )
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
-            raise AttemptStoreError(
-                f"cannot read {self.table}: {exc}",
-                stream=origin.stream,
-                shard_id=origin.shard_id,
-                sequence_number=origin.sequence_number,
-                error_code=code,
-            ) from exc
+            raise self._error("read", origin, exc) from exc
         item = resp.get("Item")
         return int(item["attempts"]["N"]) if item else 0

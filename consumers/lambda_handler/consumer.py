@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,9 @@ from consumers.records import Event, KinesisRecord, Origin, PoisonRecord
 from consumers.sink import S3Sink
 from shardflow import settings
 from shardflow.imports import load_callable
+
+#: Dead-lettered events an execution environment remembers (to skip on a record retry).
+_RECENT_DEAD_LETTERS = 10_000
 
 #: The processing function: called once per event (idempotently); raise to fail the event.
 ProcessFn = Callable[[Event], Any]
@@ -87,39 +91,48 @@ class _Invocation:
                 self.dead_lettered += 1
                 output.skipped.append(item.origin)
                 continue
+            if consumer.was_dead_lettered(item.origin):
+                output.skipped.append(item.origin)  # its record is being retried
+                continue
             try:
                 consumer.process_event(item)
             except Exception as exc:
                 self.failed += 1
                 if not consumer.counts_as_attempt(exc):
                     raise
-                attempt = consumer.attempts.record_failure(item.origin)
+                attempts = consumer.attempts.record_failure(item.origin)
                 max_attempts = consumer.config.max_attempts
-                if attempt < max_attempts:
+                keys = _event_keys(
+                    item,
+                    attempt=attempts.failures,
+                    max_attempts=max_attempts,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                if attempts.dead_lettered:
+                    # Dead-lettered by an earlier invocation; its record is retried for a
+                    # later event. Not sent again.
+                    consumer.remember_dead_lettered(item.origin)
+                    output.skipped.append(item.origin)
+                    continue
+                if attempts.failures < max_attempts:
                     consumer.obs.logger.warning(
-                        "event failed; its shard is retried from it",
-                        extra=_event_keys(
-                            item,
-                            attempt=attempt,
-                            max_attempts=max_attempts,
-                            error=f"{type(exc).__name__}: {exc}",
-                        ),
+                        "event failed; its shard is retried from it", extra=keys
                     )
                     raise EventProcessingError(
                         f"processing failed: {type(exc).__name__}: {exc}",
                         event_id=item.id,
-                        attempt=attempt,
+                        attempt=attempts.failures,
                         max_attempts=max_attempts,
                         stream=item.origin.stream,
                         shard_id=item.origin.shard_id,
                         sequence_number=item.origin.sequence_number,
                     ) from exc
                 consumer.obs.logger.error(
-                    "event failed for the last time; dead-lettering it",
-                    extra=_event_keys(item, attempt=attempt, max_attempts=max_attempts),
-                    exc_info=exc,
+                    "event failed for the last time; dead-lettering it", extra=keys, exc_info=exc
                 )
                 consumer.dead_letter(PoisonRecord.handler_failed(item, exc))
+                consumer.attempts.mark_dead_lettered(item.origin)
+                consumer.remember_dead_lettered(item.origin)
                 self.dead_lettered += 1
                 output.skipped.append(item.origin)
                 continue
@@ -154,6 +167,10 @@ def _stream_and_shard(raw: dict[str, Any], first: Event | None) -> tuple[str, st
         return first.origin.stream, first.origin.shard_id
     krecord = KinesisRecord.from_lambda(raw)
     return krecord.stream, krecord.shard_id
+
+
+def _origin_key(origin: Origin) -> tuple[str, str, str, int | None]:
+    return origin.stream, origin.shard_id, origin.sequence_number, origin.sub_sequence_number
 
 
 def _event_keys(event: Event, **extra: Any) -> dict[str, Any]:
@@ -212,6 +229,9 @@ class LambdaConsumer:
                 ttl_seconds=self.config.idempotency_ttl_seconds,
                 in_progress_expiry_seconds=self.config.idempotency_in_progress_expiry_seconds,
             )
+        self._recent_dead_letters: OrderedDict[tuple[str, str, str, int | None], None] = (
+            OrderedDict()
+        )
         self._cold = True
 
     # -- resources (lazy) -------------------------------------------------------------------
@@ -276,6 +296,18 @@ class LambdaConsumer:
         """False for failures that are not the event's fault (another invocation holds its
         idempotency record): those are retried without counting."""
         return self._idempotency is None or not self._idempotency.is_in_progress_error(exc)
+
+    def was_dead_lettered(self, origin: Origin) -> bool:
+        """True when this execution environment dead-lettered the event at ``origin``
+        already (a retry of its record then skips it without calling the processing)."""
+        return _origin_key(origin) in self._recent_dead_letters
+
+    def remember_dead_lettered(self, origin: Origin) -> None:
+        """Note a dead-lettered event for :meth:`was_dead_lettered` (bounded memory)."""
+        with self._lock:
+            self._recent_dead_letters[_origin_key(origin)] = None
+            while len(self._recent_dead_letters) > _RECENT_DEAD_LETTERS:
+                self._recent_dead_letters.popitem(last=False)
 
     def dead_letter(self, poison: PoisonRecord) -> None:
         """Store a poison record with its payload; raises ``DeadLetterError`` if it cannot."""

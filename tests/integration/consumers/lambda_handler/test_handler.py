@@ -275,3 +275,26 @@ def test_unknown_processor_is_a_configuration_error(handler_env: Any) -> None:
     values["processor"] = "no_such_module_xyz:process"
     with pytest.raises(ConfigError, match=settings.PROCESSOR):
         LambdaConsumer(HandlerConfig(**values), clients=handler_env.clients)
+
+
+def test_dead_lettered_event_is_not_sent_again_when_its_aggregate_is_retried(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    # e2 is poison; e3, later in the same aggregate, fails once after e2 is dead-lettered,
+    # so the aggregate comes again: e2 must not reach the queue a second time, whether the
+    # retry lands on the same execution environment or on a fresh one.
+    event = events.kinesis_event(
+        [("a", events.aggregate(["e1", "e2", "e3"]))], stream=handler_env.stream
+    )
+    process = Flaky({"e2": 10**6})
+    consumer = handler_env.consumer(process)
+    for _ in range(handler_env.config.max_attempts - 1):
+        assert failed_seqs(consumer(event, context)) == seqs(event)
+    process.fail["e3"] = 1
+    assert failed_seqs(consumer(event, context)) == seqs(event)  # e2 dead-lettered, e3 failed
+    assert consumer(event, context) == {"batchItemFailures": []}
+    assert process.runs["e2"] == handler_env.config.max_attempts  # remembered: not run again
+    fresh = handler_env.consumer(Flaky({"e2": 10**6}))
+    assert fresh(event, context) == {"batchItemFailures": []}
+    assert [letter["reason"] for letter in handler_env.dead_letters()] == ["handler_failed"]
+    assert [r["id"] for r in handler_env.output()] == ["e1", "e3"]
