@@ -53,10 +53,13 @@ def prepare_local_run(
             sqs.create_queue(QueueName=name)
         except ClientError as exc:
             logger.warning("cannot create OnFailure queue %s: %s", name, exc)
+    del stream  # the handler learns its stream from each event
     try:
         module = importlib.import_module(_HANDLER_RESOURCES)
     except ImportError:
         logger.debug("handler resources module not available; skipping")
     else:
-        module.ensure_resources(stream=stream)
+        handler_config = module.ensure_resources()
+        # The default handler builds its configuration from the environment.
+        os.environ.setdefault(settings.DLQ_URL, handler_config.dlq_url)
     return True

@@ -49,9 +49,13 @@ class Observability:
         tracing: bool = False,
         logger: Logger | logging.Logger | None = None,
         metrics: AmazonCloudWatchEMFProvider | None = None,
+        log_level: str | None = None,
+        emit_metrics: bool = True,
     ) -> None:
-        level = settings.env("SHARDFLOW_LOG_LEVEL")
+        level = log_level or settings.env("SHARDFLOW_LOG_LEVEL")
         self.logger: Any = logger or Logger(service=service, level=level, utc=True)
+        #: False keeps the EMF documents off stdout (an embedding program's own output).
+        self.emit_metrics = emit_metrics
         # A private metric set: powertools' Metrics class shares one set per process.
         self.metrics = metrics or AmazonCloudWatchEMFProvider(
             namespace=namespace,
@@ -92,7 +96,8 @@ class Observability:
                     name=ITERATOR_AGE, unit=MetricUnit.Milliseconds, value=iterator_age_ms
                 )
             try:
-                self.metrics.flush_metrics()
+                if self.emit_metrics:
+                    self.metrics.flush_metrics()
             finally:
                 # flush_metrics keeps the set when POWERTOOLS_METRICS_DISABLED is on; a
                 # long-running local runner must not accumulate it.

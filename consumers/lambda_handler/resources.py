@@ -1,21 +1,21 @@
 """Creating what the handler needs on a local endpoint (Terraform creates it on AWS).
 
-``shardflow consume lambda`` calls :func:`ensure_resources` when ``AWS_ENDPOINT_URL`` is a
-local emulator: the output bucket, the dead-letter queue (its URL exported as
-``SHARDFLOW_DLQ_URL`` for the handler), and the idempotency and attempts tables with their
-TTL attributes, named as the handler's configuration names them.
+``shardflow consume lambda`` and ``shardflow demo`` call :func:`ensure_resources` when
+``AWS_ENDPOINT_URL`` is a local emulator: the output bucket, the dead-letter queue, and the
+idempotency and attempts tables with their TTL attributes, named as the handler's
+configuration names them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from consumers.lambda_handler.config import HandlerConfig
-from shardflow import aws, resources, settings
+from shardflow import aws, resources
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +43,13 @@ def _table(ddb: Any, name: str, key: str, ttl: str) -> bool:
 
 def ensure_resources(
     *,
-    stream: str | None = None,
     config: HandlerConfig | None = None,
     s3_client: Any = None,
     sqs_client: Any = None,
     dynamodb_client: Any = None,
-) -> list[str]:
-    """Create the handler's missing resources; return what was created.
-
-    Sets ``SHARDFLOW_DLQ_URL`` in this process when it was unset, so a handler built
-    afterwards (``HandlerConfig.from_env()``) finds the queue.
-    """
-    del stream  # the handler learns its stream from each event
+) -> HandlerConfig:
+    """Create the handler's missing resources; return the configuration with the
+    dead-letter queue's URL filled in (the queue is created when none was configured)."""
     config = config or HandlerConfig.from_env()
     s3 = s3_client or aws.client("s3")
     sqs = sqs_client or aws.client("sqs")
@@ -68,7 +63,7 @@ def ensure_resources(
             raise
     if config.dlq_url is None:
         url = sqs.create_queue(QueueName=resources.DEAD_LETTER_QUEUE)["QueueUrl"]
-        os.environ[settings.DLQ_URL] = url
+        config = dataclasses.replace(config, dlq_url=url)
         created.append(url)
     if config.idempotency_table and _table(
         ddb,
@@ -81,4 +76,4 @@ def ensure_resources(
         created.append(config.attempts_table)
     for name in created:
         logger.info("created %s", name)
-    return created
+    return config

@@ -1,4 +1,5 @@
-"""``shardflow demo`` (what ``make run`` starts): produce, read back, check, summarise."""
+"""``shardflow demo`` (what ``make run`` starts): produce, consume with the Lambda handler under
+the local event source mapping into S3, query the output, check, summarise."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ def test_demo_against_the_test_endpoint(
     assert main(["demo", "--events", "3000", "--shards", "3"]) == 0
     out = capsys.readouterr().out
     assert "events sent       3000 (0 failed)" in out
-    assert "events read       3000 (3000 distinct ids)" in out
+    assert "events read       3000 (3000 distinct ids) by shardflow query from S3" in out
+    assert "lambda handler    " in out and "(0 failed)" in out and "0 dead letters" in out
+    assert "s3 output         s3://shardflow-demo-" in out
+    assert "events by type    page_view: " in out
     assert "duplicates        0" in out and "order per user    kept" in out
     assert out.count("shardId-") == 3
     assert "result            OK" in out
