@@ -87,6 +87,8 @@ class ShardWriter:
     after (its checkpoint): records at or before it are ignored, and it is
     :attr:`checkpointable` until something later is durable.
 
+    Records must come in stream order: one before the last consumed raises
+    :class:`~consumers.errors.PositionOrderError`; the last consumed one again is ignored.
     Not thread-safe: one writer per shard, fed from one thread.
     """
 
@@ -131,7 +133,13 @@ class ShardWriter:
 
     def add(self, event: Event) -> tuple[FlushResult, ...]:
         """Buffer an event; flush when a boundary is reached. Returns the flushes made (an
-        arrival-time boundary flushes before the event, a size boundary after it)."""
+        arrival-time boundary flushes before the event, a size boundary after it).
+
+        Raises :class:`~consumers.errors.SinkError` when S3 fails (listing manifests or a
+        flush). Calling ``add`` again with the same event is then safe: an event already
+        consumed is not added twice, and the failed flush is retried by the next ``add``
+        or by :meth:`flush`. Until a flush succeeds, :attr:`checkpointable` does not move.
+        """
         origin = event.origin
         key = self._key_of(origin)
         if not self._advance(key, origin):
@@ -142,7 +150,11 @@ class ShardWriter:
         arrival_ms = buf.arrival_ms(event)
         flushed: tuple[FlushResult, ...] = ()
         if buf.span_reached(arrival_ms):
-            flushed = (self._flush(),)
+            try:
+                flushed = (self._flush(),)
+            except SinkError:
+                buf.append(event, arrival_ms)  # consumed: the retried flush will cover it
+                raise
         buf.append(event, arrival_ms)
         if buf.full:
             flushed += (self._flush(),)
@@ -214,6 +226,8 @@ class ShardWriter:
             return False  # the consumer already checkpointed past it
         last = self._last_key
         if last is not None and key <= last:
+            if key == last:
+                return False  # the same record again: a retry after an error
             raise PositionOrderError(
                 f"record at {origin.position} is not after the last consumed position",
                 stream=self.stream,

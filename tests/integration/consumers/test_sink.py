@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from consumers import Event, PositionOrderError, S3Sink, SinkConfig, SinkError, decode, localquery
 
@@ -221,10 +222,12 @@ def test_records_at_or_before_the_checkpoint_are_ignored_and_order_is_enforced(
     )
     assert writer.add(events[3]) == ()  # the KCL may hand back a whole aggregate
     assert writer.buffered == 0
-    writer.add(events[5])
+    writer.add(events[7])
+    assert writer.buffered == 1
+    assert writer.add(events[7]) == ()  # the same record again (a retry): ignored
     assert writer.buffered == 1
     with pytest.raises(PositionOrderError) as err:
-        writer.add(events[5])
+        writer.add(events[6])
     assert err.value.shard_id == SHARD
     assert writer.checkpointable == events[4].origin.position
 
@@ -256,3 +259,35 @@ def test_arrival_time_span_splits_flushes_where_a_replay_splits_them(s3: Any, bu
     ).shard(SHARD, resume_from=ranges[0].last)
     assert [r for e in events for r in replay.add(e)] == []  # the second range is durable
     assert replay.checkpointable == ranges[1].last
+
+
+@pytest.mark.parametrize("boundary", ["size", "span"])
+def test_retrying_add_after_a_failed_flush_loses_and_duplicates_nothing(
+    s3: Any, bucket: str, boundary: str
+) -> None:
+    events = _events(make_records("orders", 40))
+    config = SinkConfig(max_records=25) if boundary == "size" else SinkConfig(max_span_seconds=30)
+    writer = S3Sink(bucket, stream="orders", s3_client=s3, config=config).shard(SHARD)
+    failures = {"left": 1}
+
+    def fail_once(params: dict[str, Any], **_: Any) -> None:
+        if failures["left"] and "/_manifests/" not in params["Key"]:
+            failures["left"] -= 1
+            raise EndpointConnectionError(endpoint_url="http://simulated-outage")
+
+    s3.meta.events.register("before-parameter-build.s3.PutObject", fail_once)
+    errors = 0
+    try:
+        for e in events:
+            for _ in range(3):  # the consumer's retry loop around add
+                try:
+                    writer.add(e)
+                    break
+                except SinkError:
+                    errors += 1
+    finally:
+        s3.meta.events.unregister("before-parameter-build.s3.PutObject", fail_once)
+    writer.flush()
+    assert errors == 1
+    assert writer.checkpointable == events[-1].origin.position
+    assert _counts(s3, bucket) == (len(events), len(events), 1)
