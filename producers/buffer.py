@@ -27,10 +27,11 @@ class ByteBudget:
     All methods must be called with ``condition``'s lock held.
     """
 
-    __slots__ = ("_condition", "_limit", "_stream", "_waiters", "records", "used")
+    __slots__ = ("_condition", "_stream", "_waiters", "limit", "records", "used")
 
     def __init__(self, limit: int, condition: threading.Condition, *, stream: str) -> None:
-        self._limit = limit
+        #: The most bytes that may be buffered.
+        self.limit = limit
         self._condition = condition
         self._stream = stream
         self._waiters = 0
@@ -38,14 +39,9 @@ class ByteBudget:
         self.used = 0
         self.records = 0
 
-    @property
-    def limit(self) -> int:
-        """The most bytes that may be buffered."""
-        return self._limit
-
     def fits(self, nbytes: int) -> bool:
         """True when ``nbytes`` more can be reserved now (a lone oversize batch always fits)."""
-        return self.used + nbytes <= self._limit or self.used == 0
+        return self.used + nbytes <= self.limit or self.used == 0
 
     def reserve(self, nbytes: int, records: int, timeout: float | None) -> None:
         """Reserve room for ``records`` records of ``nbytes`` bytes, waiting if needed.
@@ -65,10 +61,10 @@ class ByteBudget:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise BufferFullError(
-                        f"buffer of max_buffer_bytes={self._limit} bytes is full "
+                        f"buffer of max_buffer_bytes={self.limit} bytes is full "
                         f"({self.used} bytes waiting for delivery) and put_timeout={timeout} s "
                         f"passed; the stream accepts records slower than they are put",
-                        limit=self._limit,
+                        limit=self.limit,
                         timeout=timeout if timeout is not None else 0.0,
                         stream=self._stream,
                     )

@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, TypeAlias
 
-import orjson
-
 from producers import futures as _futures
 from producers.batching import Entry, RequestLimits, ShardBatcher, make_batcher, plan_request
 from producers.buffer import ByteBudget
@@ -70,8 +68,7 @@ logger = logging.getLogger(__name__)
 #: What ``put`` accepts: an event mapping (wrapped in the envelope) or raw bytes (as-is).
 Event: TypeAlias = Mapping[str, Any] | bytes | bytearray | memoryview
 
-_dumps: Final = orjson.dumps
-_build: Final = envelope.build
+_encode_event: Final = envelope.encode_event
 _monotonic: Final = time.monotonic
 _NEVER: Final = 1 << 62
 
@@ -258,7 +255,7 @@ class EventProducer:
         """
         if event.__class__ is dict:
             try:
-                data = _dumps(_build(event, default_source=self._source))
+                data = _encode_event(event, default_source=self._source)
             except (TypeError, InvalidEnvelopeError) as exc:
                 raise self._event_error(exc) from exc
         else:
@@ -321,7 +318,7 @@ class EventProducer:
         Backpressure applies per record; see :class:`BufferFullError` for a full buffer.
         """
         prepared: list[tuple[str, bytes, str | None, int, int | None]] = []
-        dumps, build, source = _dumps, _build, self._source
+        encode_event, source = _encode_event, self._source
         max_bytes = self._max_record_bytes
         for i, record in enumerate(records):
             event, partition_key = record[0], record[1]
@@ -329,7 +326,7 @@ class EventProducer:
             try:
                 if event.__class__ is dict:
                     try:
-                        data = dumps(build(event, default_source=source))
+                        data = encode_event(event, default_source=source)
                     except (TypeError, InvalidEnvelopeError) as exc:
                         raise self._event_error(exc) from exc
                 else:
@@ -470,7 +467,7 @@ class EventProducer:
             return bytes(event)
         if isinstance(event, Mapping):
             try:
-                return _dumps(_build(event, default_source=self._source))
+                return _encode_event(event, default_source=self._source)
             except (TypeError, InvalidEnvelopeError) as exc:
                 raise self._event_error(exc) from exc
         raise SerializationError(

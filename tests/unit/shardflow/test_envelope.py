@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shardflow import envelope
 from shardflow.errors import InvalidEnvelopeError
@@ -101,3 +103,55 @@ def test_ids_stay_increasing_when_the_clock_steps_back(monkeypatch: pytest.Monke
     monkeypatch.setattr(envelope.time, "time_ns", lambda: real - 10_000_000_000)
     later = [envelope.new_event_id() for _ in range(100)]
     assert [first, *later] == sorted({first, *later})
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    etype=st.text(max_size=20),
+    source=st.none() | st.text(max_size=20) | st.integers(-(2**63), 2**63 - 1),
+    data=_json_values,
+    extra=st.none() | st.sampled_from(["subject", "id", "time"]),
+)
+def test_encode_event_is_byte_identical_to_encode_of_build(
+    etype: str, source: object, data: object, extra: str | None
+) -> None:
+    event: dict[str, object] = {"type": etype, "data": data}
+    if source is not None:
+        event["source"] = source
+    if extra:
+        event[extra] = "2020-01-01T00:00:00Z" if extra == "time" else "x"
+    try:
+        expected_error = None
+        envelope.build(event, default_source="app")
+    except InvalidEnvelopeError as exc:
+        expected_error = exc
+    if expected_error is not None:
+        with pytest.raises(InvalidEnvelopeError):
+            envelope.encode_event(event, default_source="app")
+        return
+    encoded = envelope.encode_event(event, default_source="app")
+    decoded = orjson.loads(encoded)
+    # Same id and time as the encoded one, then the two paths must agree byte for byte.
+    pinned = {**event, "id": decoded["id"], "time": decoded["time"]}
+    assert encoded == envelope.encode(envelope.build(pinned, default_source="app"))
+    assert list(decoded) == [
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "time",
+        "data",
+        *([extra] if extra == "subject" else []),
+    ]
+
+
+def test_encode_event_rejects_values_json_cannot_hold() -> None:
+    with pytest.raises(TypeError):
+        envelope.encode_event({"type": "t", "data": {1, 2}}, default_source="app")
