@@ -16,8 +16,12 @@ def available() -> list[str]:
     return sorted(p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_"))
 
 
+#: Names that are not module names (``lambda`` is a Python keyword).
+_ALIASES = {"lambda": "lambda_runner"}
+
+
 def main(argv: list[str]) -> int:
-    names = argv or available()
+    names = [_ALIASES.get(n, n) for n in argv] or available()
     unknown = [n for n in names if n not in available()]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; available: {available()}", file=sys.stderr)

@@ -35,6 +35,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 
 from consumers.deadletter import DeadLetterQueue
 from consumers.decoding import decode
+from consumers.errors import SinkError
 from consumers.lambda_handler.attempts import AttemptStore
 from consumers.lambda_handler.clients import Clients
 from consumers.lambda_handler.config import HandlerConfig
@@ -48,7 +49,7 @@ from consumers.lambda_handler.observability import (
     Observability,
 )
 from consumers.lambda_handler.processor import ShardOrderedBatchProcessor
-from consumers.records import Event, KinesisRecord, Origin, PoisonRecord
+from consumers.records import Event, KinesisRecord, Origin, PoisonRecord, Position
 from consumers.sink import S3Sink
 from shardflow import settings
 from shardflow.imports import load_callable
@@ -141,25 +142,64 @@ class _Invocation:
         self.outputs[record.event_id] = output
         return len(output.events)
 
-    def write(self, succeeded: Sequence[Any]) -> int:
-        """Write the events of the successful records, per shard; return how many."""
-        by_shard: dict[tuple[str, str], _RecordOutput] = {}
+    def write(self, succeeded: Sequence[Any]) -> tuple[int, list[str]]:
+        """Write the events of the successful records, per shard.
+
+        Returns how many events were written and the sequence numbers of successful records
+        that could not be written (the sink failed): those are reported as failed, from the
+        first record past what the sink made durable, so Lambda retries them; what was
+        written stays written and is not written again.
+        """
+        by_shard: dict[tuple[str, str], list[tuple[str, _RecordOutput]]] = {}
         for record in succeeded:
             raw = record.raw_event if hasattr(record, "raw_event") else record
             output = self.outputs.get(raw["eventID"])
             if output is None:
                 continue
             first = output.events[0] if output.events else None
-            stream, shard = _stream_and_shard(raw, first)
-            merged = by_shard.setdefault((stream, shard), _RecordOutput())
-            merged.events += output.events
-            merged.skipped += output.skipped
+            key = _stream_and_shard(raw, first)
+            by_shard.setdefault(key, []).append((raw["kinesis"]["sequenceNumber"], output))
         written = 0
-        for (stream, shard), output in by_shard.items():
-            if output.events or output.skipped:
-                self.consumer.sink(stream).write_batch(shard, output.events, skipped=output.skipped)
-                written += len(output.events)
-        return written
+        unwritten: list[str] = []
+        for (stream, shard), records in by_shard.items():
+            events = [e for _, out in records for e in out.events]
+            skipped = [o for _, out in records for o in out.skipped]
+            if not events and not skipped:
+                continue
+            writer = self.consumer.sink(stream).shard(shard)
+            try:
+                writer.write_batch(events, skipped=skipped)
+            except SinkError as exc:
+                durable = writer.checkpointable
+                cut = next(
+                    (
+                        i
+                        for i, (_, out) in enumerate(records)
+                        if durable is None or _last_position(out) > durable
+                    ),
+                    len(records),
+                )
+                unwritten += [seq for seq, _ in records[cut:]]
+                self.consumer.obs.logger.error(
+                    "S3 sink failed; reporting the unwritten records as failed",
+                    extra={
+                        "shard_id": shard,
+                        "durable": None if durable is None else str(durable),
+                        "failed_records": len(records) - cut,
+                        "error": str(exc),
+                    },
+                )
+                written += sum(
+                    1 for e in events if durable is not None and e.origin.position <= durable
+                )
+                continue
+            written += len(events)
+        return written, unwritten
+
+
+def _last_position(output: _RecordOutput) -> Position:
+    positions = [e.origin.position for e in output.events] + [o.position for o in output.skipped]
+    return max(positions, key=lambda p: p.key)
 
 
 def _stream_and_shard(raw: dict[str, Any], first: Event | None) -> tuple[str, str]:
@@ -300,7 +340,8 @@ class LambdaConsumer:
     def was_dead_lettered(self, origin: Origin) -> bool:
         """True when this execution environment dead-lettered the event at ``origin``
         already (a retry of its record then skips it without calling the processing)."""
-        return _origin_key(origin) in self._recent_dead_letters
+        recent = self._recent_dead_letters
+        return bool(recent) and _origin_key(origin) in recent
 
     def remember_dead_lettered(self, origin: Origin) -> None:
         """Note a dead-lettered event for :meth:`was_dead_lettered` (bounded memory)."""
@@ -338,7 +379,12 @@ class LambdaConsumer:
                     processor=processor,
                     context=context,
                 )
-                written = invocation.write(processor.success_messages)
+                written, unwritten = invocation.write(processor.success_messages)
+            if unwritten:
+                # Unwritten records precede every record the processor reported: they are
+                # the tail of the successful prefix.
+                failures: list[Any] = [{"itemIdentifier": seq} for seq in unwritten]
+                response = {"batchItemFailures": failures + list(response["batchItemFailures"])}
             failed_records = len(response.get("batchItemFailures", []))
             obs.logger.info(
                 "batch processed",

@@ -298,3 +298,30 @@ def test_dead_lettered_event_is_not_sent_again_when_its_aggregate_is_retried(
     assert fresh(event, context) == {"batchItemFailures": []}
     assert [letter["reason"] for letter in handler_env.dead_letters()] == ["handler_failed"]
     assert [r["id"] for r in handler_env.output()] == ["e1", "e3"]
+
+
+def test_sink_failure_reports_the_unwritten_records_and_the_retry_writes_them_once(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event(
+        [(f"k{i}", events.envelope(f"e{i}")) for i in range(4)], stream=handler_env.stream
+    )
+    s3 = handler_env.clients.s3
+    broken = {"puts": 0}
+
+    def refuse_put(**_: Any) -> Any:
+        broken["puts"] += 1
+        http = type("Http", (), {"status_code": 503, "headers": {}})()
+        error = {"Code": "SlowDown", "Message": "Please reduce your request rate."}
+        return http, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 503}}
+
+    s3.meta.events.register("before-call.s3.PutObject", refuse_put)
+    try:
+        response = handler_env.consumer()(event, context)
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutObject", refuse_put)
+    assert broken["puts"] >= 1
+    assert failed_seqs(response) == seqs(event)  # nothing durable: the whole batch again
+    assert handler_env.output() == []
+    assert handler_env.consumer()(event, context) == {"batchItemFailures": []}
+    assert [r["id"] for r in handler_env.output()] == ["e0", "e1", "e2", "e3"]
