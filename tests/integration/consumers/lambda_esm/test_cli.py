@@ -79,3 +79,19 @@ def test_bad_handler_spec_is_reported(capsys: pytest.CaptureFixture[str]) -> Non
     )
     assert code == 2
     assert "module.function" in capsys.readouterr().err
+
+
+def test_default_handler_refuses_parallel_lanes(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "consume",
+            "lambda",
+            "--stream",
+            "s",
+            "--parallelization-factor",
+            "2",
+            "--no-create-resources",
+        ]
+    )
+    assert code == 2
+    assert "ParallelizationFactor 1" in capsys.readouterr().err

@@ -372,3 +372,49 @@ def test_missing_stream_is_a_clear_error(
     runner = make_runner(unique_name("nostream"), Recorder(), checkpoint_table, aws_client)
     with pytest.raises(MappingError, match="not found"):
         runner.run(until_drained=True, timeout=TIMEOUT)
+
+
+def test_latest_and_at_timestamp_start_where_asked(
+    stream: str, aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    kinesis = aws_client("kinesis")
+    put(kinesis, stream, keyed(20, start=0))
+    time.sleep(1.1)  # arrival timestamps have millisecond precision; keep them apart
+    boundary = datetime.now(UTC)
+    time.sleep(0.1)
+    put(kinesis, stream, keyed(20, start=20))
+
+    at = Recorder()
+    table = unique_name("checkpoints")
+    ensure_table(aws_client("dynamodb"), table)
+    make_runner(
+        stream,
+        at,
+        table,
+        aws_client,
+        starting_position="AT_TIMESTAMP",
+        starting_position_timestamp=boundary,
+    ).run(until_drained=True, timeout=TIMEOUT)
+    assert sorted(at.datas()) == [d for _, d in keyed(20, start=20)]
+
+    latest = Recorder()
+    table = unique_name("checkpoints")
+    ensure_table(aws_client("dynamodb"), table)
+    runner = make_runner(stream, latest, table, aws_client, starting_position="LATEST")
+    done = threading.Event()
+    thread = threading.Thread(
+        target=lambda: runner.run(timeout=TIMEOUT, should_stop=done.is_set), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not runner.drained() and time.monotonic() < deadline:  # iterators at the tip
+        time.sleep(0.05)
+    put(kinesis, stream, keyed(5, start=40))
+    while len(latest.seen) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done.set()
+    thread.join(TIMEOUT)
+    assert sorted(latest.datas()) == [d for _, d in keyed(5, start=40)]
