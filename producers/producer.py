@@ -626,13 +626,14 @@ class EventProducer:
         if not entries:
             self._apply(outcomes, freed=(), in_flight_done=False)
             return
-        started = _monotonic()
         results: list[EntryOutcome] | None = None
         error: ProducerError | None = None
+        started = _monotonic()
         try:
-            request = [entry.request_entry() for entry in entries]
+            request = [entry.request_entry() for entry in entries]  # builds the aggregates
             for entry in entries:
                 entry.attempts += 1
+            started = _monotonic()
             results = self._client.put_records(request)
         except ProducerError as exc:
             error = exc

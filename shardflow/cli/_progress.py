@@ -20,7 +20,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._rich: Any = None
         self._task: Any = None
-        self._last_line = 0.0
+        self._last_line = time.monotonic()  # the first status line after 5 s, not at 0
         self._started = time.monotonic()
         self.done = 0
 
