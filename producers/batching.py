@@ -407,10 +407,15 @@ class RequestPlan:
     more: bool = False
     #: Bytes of ``entries`` (data plus partition keys).
     size: int = 0
+    #: This call's byte budget (the request limit, or its share of what is sendable).
+    max_bytes: int = 0
 
 
-def _due(batchers: Sequence[ShardBatcher], now: float, limits: RequestLimits) -> tuple[bool, float]:
-    """Whether a request is due now, and otherwise when one may become due."""
+def _due(
+    batchers: Sequence[ShardBatcher], now: float, limits: RequestLimits
+) -> tuple[bool, float, int]:
+    """Whether a request is due now, otherwise when one may become due; and the bytes
+    that could be sent now."""
     due = False
     next_wake = math.inf
     sendable_bytes = 0
@@ -432,7 +437,7 @@ def _due(batchers: Sequence[ShardBatcher], now: float, limits: RequestLimits) ->
         sendable_entries += len(b.queue) + (1 if b.open_records else 0)
     if sendable_bytes >= limits.max_bytes or sendable_entries >= limits.max_records:
         due = True
-    return due, next_wake
+    return due, next_wake, sendable_bytes
 
 
 def plan_request(
@@ -442,17 +447,23 @@ def plan_request(
     *,
     force: bool = False,
     start: int = 0,
+    share: int = 1,
 ) -> RequestPlan:
     """Pick the entries of the next PutRecords call, or say when to look again.
 
     ``force`` (flush, close) makes everything due at once. ``start`` rotates which shard
     is considered first, so a busy stream with more shards than fit into one request
-    serves them all in turn.
+    serves them all in turn. ``share`` is how many calls may go out concurrently now: what
+    is sendable is split evenly between them (each call takes at least one entry), so
+    several shards' data travels in parallel instead of queueing behind one large call.
     """
-    due, next_wake = _due(batchers, now, limits)
+    due, next_wake, sendable = _due(batchers, now, limits)
     plan = RequestPlan(next_wake=next_wake)
     if not (due or force):
         return plan
+    plan.max_bytes = limits.max_bytes
+    if share > 1:
+        plan.max_bytes = min(limits.max_bytes, -(-sendable // share))
     n = len(batchers)
     for i in range(n):
         b = batchers[(start + i) % n]
@@ -476,7 +487,9 @@ def _take(b: ShardBatcher, plan: RequestPlan, now: float, limits: RequestLimits)
         if head.put_time + limits.record_ttl <= now:
             plan.expired.append((b, b.pop()))
             continue
-        if len(plan.entries) >= limits.max_records or plan.size + head.size > limits.max_bytes:
+        if len(plan.entries) >= limits.max_records or (
+            plan.entries and plan.size + head.size > plan.max_bytes
+        ):
             plan.more = True
             break
         if not b.aggregation and head.partition_key in keys:

@@ -589,6 +589,7 @@ class EventProducer:
                         self._limits,
                         force=self._closed or self._flushers > 0,
                         start=self._round_robin,
+                        share=self._config.max_in_flight_requests - self._in_flight,
                     )
                     self._round_robin += 1
                     self._reset_triggers()

@@ -204,6 +204,22 @@ def test_request_limits_cap_entries_and_bytes() -> None:
     assert len(plan.entries) == 5 and plan.more
 
 
+def test_sendable_data_is_shared_between_concurrent_calls() -> None:
+    shards = [_batcher(f"s{i}") for i in range(4)]
+    for b in shards:
+        _add(b, "k", b"q" * (MIB - 100))
+        b.seal()
+    one = plan_request(shards, 0.0, LIMITS, share=1)
+    assert len(one.entries) == 4  # 4 MiB fit one call
+    for b in shards:
+        b.busy = False
+        b.push_front(one.entries[shards.index(b) : shards.index(b) + 1])
+    first = plan_request(shards, 0.0, LIMITS, share=4)
+    assert len(first.entries) == 1 and first.more  # a quarter each, at least one entry
+    second = plan_request(shards, 0.0, LIMITS, share=3)
+    assert len(second.entries) == 1 and second.entries[0].owner is not first.entries[0].owner
+
+
 def test_round_robin_start_serves_every_shard_in_turn() -> None:
     shards = [_batcher(f"s{i}") for i in range(8)]
     for b in shards:

@@ -204,7 +204,11 @@ def test_put_after_close_is_an_error(kinesis: InMemoryKinesis) -> None:
 
 def test_only_the_failed_entries_are_retried(kinesis: InMemoryKinesis) -> None:
     config = ProducerConfig(
-        aggregation=False, max_buffer_time=0.05, retry_base_delay=0.005, retry_max_delay=0.01
+        aggregation=False,
+        max_buffer_time=0.05,
+        retry_base_delay=0.005,
+        retry_max_delay=0.01,
+        max_in_flight_requests=1,  # one call carries all five
     )
     sent: list[list[str]] = []
 
