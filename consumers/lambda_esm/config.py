@@ -171,7 +171,6 @@ class RunnerOptions:
     retry_backoff_cap_seconds: float = 5.0
     #: Records read ahead of the handler per shard before polling pauses.
     max_buffered_records: int = 20_000
-    account_id: str = "000000000000"
     region: str = field(default_factory=settings.region)
 
     def __post_init__(self) -> None:

@@ -35,14 +35,28 @@ class Source:
     stream_arn: str
     region: str
     invoke_identity_arn: str
+    #: The function's ARN (invocation records name it).
+    function_arn: str = ""
 
     @classmethod
     def local(cls, stream: str, *, region: str, account_id: str, function_name: str) -> Source:
         """ARNs as AWS would form them, for a stream whose ARN the endpoint did not give."""
-        return cls(
-            stream_arn=f"arn:aws:kinesis:{region}:{account_id}:stream/{stream}",
+        return cls.for_stream_arn(
+            f"arn:aws:kinesis:{region}:{account_id}:stream/{stream}",
             region=region,
-            invoke_identity_arn=f"arn:aws:iam::{account_id}:role/{function_name}-role",
+            function_name=function_name,
+        )
+
+    @classmethod
+    def for_stream_arn(cls, stream_arn: str, *, region: str, function_name: str) -> Source:
+        """ARNs in the stream's account, as Lambda would name the function and its role."""
+        parts = stream_arn.split(":")
+        account = parts[4] if len(parts) > 5 and parts[4] else "000000000000"
+        return cls(
+            stream_arn=stream_arn,
+            region=region,
+            invoke_identity_arn=f"arn:aws:iam::{account}:role/{function_name}-role",
+            function_arn=f"arn:aws:lambda:{region}:{account}:function:{function_name}",
         )
 
 

@@ -196,11 +196,8 @@ class EventSourceMappingRunner:
                 f"DescribeStreamSummary failed: {exc}", stream=self.stream, error_code=code
             ) from exc
         arn: str = summary["StreamDescriptionSummary"]["StreamARN"]
-        account = arn.split(":")[4] if arn.count(":") >= 5 else self.options.account_id
-        return Source(
-            stream_arn=arn,
-            region=self.options.region,
-            invoke_identity_arn=f"arn:aws:iam::{account}:role/{self.options.function_name}-role",
+        return Source.for_stream_arn(
+            arn, region=self.options.region, function_name=self.options.function_name
         )
 
     def _list_shards(self) -> dict[str, dict[str, Any]]:
@@ -304,10 +301,7 @@ class EventSourceMappingRunner:
         return Invoker(
             handler,
             function_name=self.options.function_name,
-            function_arn=(
-                f"arn:aws:lambda:{self.options.region}:{self.options.account_id}:"
-                f"function:{self.options.function_name}"
-            ),
+            function_arn=self._source.function_arn if self._source else "",
             timeout_seconds=self.options.function_timeout_seconds,
             report_batch_item_failures=self.config.report_batch_item_failures,
             stats=self._stats,

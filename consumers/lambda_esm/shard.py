@@ -343,7 +343,7 @@ class ShardWorker:
         record = invocation_record(
             settled.discarded,
             condition=settled.condition or "",
-            function_arn=self._source_function_arn(),
+            function_arn=self._source.function_arn,
             stream_arn=self._source.stream_arn,
             invocations=settled.invocations,
             function_error=function_error,
@@ -352,12 +352,6 @@ class ShardWorker:
         # A destination that cannot take the record stops the shard before the checkpoint
         # passes the discarded records: they are retried after a restart, not lost.
         self._destination.send(record)
-
-    def _source_function_arn(self) -> str:
-        return (
-            f"arn:aws:lambda:{self._source.region}:{self._options.account_id}:"
-            f"function:{self._options.function_name}"
-        )
 
     def _save_checkpoint(self, *, shard_end: bool = False) -> None:
         with self._checkpoint_lock:

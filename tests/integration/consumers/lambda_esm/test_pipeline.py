@@ -28,7 +28,7 @@ from consumers.lambda_esm import (
 from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
 from consumers.lambda_handler.resources import ensure_resources
 from consumers.sink import SinkConfig
-from producers import EventProducer
+from producers import EventProducer, ProducerConfig
 
 FAST = {
     "poll_interval_seconds": 0.05,
@@ -72,7 +72,10 @@ class Pipeline:
     def produce(self, count: int, start: int = 0) -> list[dict[str, Any]]:
         """``count`` events over KEYS partition keys; data carries the key and its counter."""
         sent: list[dict[str, Any]] = []
-        with EventProducer(self.stream, client=self.kinesis) as producer:
+        # Small aggregates (about 20 events each): many Kinesis records, several batches per
+        # shard, so batching, retries and replays cut them differently.
+        config = ProducerConfig(max_record_bytes=8 * 1024)
+        with EventProducer(self.stream, client=self.kinesis, config=config) as producer:
             for i in range(start, start + count):
                 key = f"user-{i % KEYS}"
                 event = {
@@ -258,4 +261,28 @@ def test_restart_mid_stream_loses_nothing_and_duplicates_nothing(pipeline: Pipel
     succeeded = Counter(i for _, _, i in first.done + second.done)
     assert set(succeeded) == set(ids)
     assert max(succeeded.values()) == 1
+    assert pipeline.checkpoints() == pipeline.shard_ends()
+
+
+def test_crash_between_s3_write_and_checkpoint_duplicates_nothing(pipeline: Pipeline) -> None:
+    ids = [e["id"] for e in pipeline.produce(600)]
+    first = Flaky()
+    runner = pipeline.runner(pipeline.consumer(first, idempotency=False), batch_size=10)
+    runner.run(timeout=120, should_stop=lambda: len(first.done) >= 200)
+    assert pipeline.output(), "the first run wrote to S3"
+    # The crash: every checkpoint of the first run is lost, so the second run replays the
+    # shards from the start, in batches cut differently (batch size 7).
+    ddb = pipeline.clients.dynamodb
+    for shard_id in pipeline.checkpoints():
+        ddb.delete_item(
+            TableName=pipeline.checkpoint_table,
+            Key={"consumer": {"S": pipeline.config.function_name}, "shard_id": {"S": shard_id}},
+        )
+    second = Flaky()
+    pipeline.runner(pipeline.consumer(second, idempotency=False), batch_size=7).run(
+        until_drained=True, timeout=120
+    )
+    written = Counter(row["id"] for row in pipeline.output())
+    assert set(written) == set(ids)
+    assert max(written.values()) == 1
     assert pipeline.checkpoints() == pipeline.shard_ends()

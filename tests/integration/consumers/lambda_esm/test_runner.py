@@ -214,6 +214,10 @@ def test_exhausted_retries_send_the_batch_metadata_to_the_on_failure_queue(
     assert info["batchSize"] == 1
     assert info["startSequenceNumber"] == info["endSequenceNumber"]
     assert info["streamArn"].endswith(f":stream/{stream}")
+    account = info["streamArn"].split(":")[4]
+    assert (
+        body["requestContext"]["functionArn"] == f"arn:aws:lambda:us-east-1:{account}:function:fn"
+    )
     poisoned = [
         r
         for e in handler.events

@@ -89,7 +89,7 @@ class HandlerEnv:
         kwargs: dict[str, Any] = {}
         if process is not None:
             kwargs["process"] = process
-        obs = Observability(service="test", namespace="shardflow-test")
+        obs = Observability(service="test", namespace="shardflow-test", tracing=config.tracing)
         return LambdaConsumer(config, clients=self.clients, observability=obs, **kwargs)
 
     def output(self) -> list[dict[str, Any]]:

@@ -325,3 +325,13 @@ def test_sink_failure_reports_the_unwritten_records_and_the_retry_writes_them_on
     assert handler_env.output() == []
     assert handler_env.consumer()(event, context) == {"batchItemFailures": []}
     assert [r["id"] for r in handler_env.output()] == ["e0", "e1", "e2", "e3"]
+
+
+def test_tracing_on_wraps_the_batch_in_a_subsegment(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    consumer = handler_env.consumer(tracing=True)
+    assert consumer.obs.tracer is not None
+    event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
+    assert consumer(event, context) == {"batchItemFailures": []}
+    assert [r["id"] for r in handler_env.output()] == ["e1"]

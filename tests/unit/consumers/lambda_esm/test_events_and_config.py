@@ -61,6 +61,7 @@ def test_local_source_forms_aws_arns() -> None:
     source = Source.local("s", region="eu-west-1", account_id="111122223333", function_name="fn")
     assert source.stream_arn == "arn:aws:kinesis:eu-west-1:111122223333:stream/s"
     assert source.invoke_identity_arn == "arn:aws:iam::111122223333:role/fn-role"
+    assert source.function_arn == "arn:aws:lambda:eu-west-1:111122223333:function:fn"
 
 
 def test_invocation_record_has_lambdas_shape(make_records: MakeRecords) -> None:
