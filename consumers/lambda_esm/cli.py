@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_stats(stats: RunStats) -> None:
     print(  # noqa: T201
         f"{stats.invocations} invocations ({stats.failed_invocations} failed, "
-        f"{stats.partial_failures} partial), {stats.records_completed} records processed, "
+        f"{stats.partial_failures} partial), {stats.records_completed} Kinesis records processed, "
         f"{stats.records_discarded} discarded, {stats.shards_ended} shards ended, "
         f"{stats.checkpoints_written} checkpoints",
         file=sys.stderr,

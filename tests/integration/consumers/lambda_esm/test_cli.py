@@ -70,7 +70,7 @@ def test_consume_lambda_runs_a_handler_until_drained(
     assert out.read_text().split() == [str(i) for i in range(30)]
     err = capsys.readouterr().err
     assert "5 invocations" in err  # 30 records in batches of 7
-    assert "30 records processed" in err
+    assert "30 Kinesis records processed" in err
 
 
 def test_bad_handler_spec_is_reported(capsys: pytest.CaptureFixture[str]) -> None:

@@ -422,3 +422,44 @@ def test_latest_and_at_timestamp_start_where_asked(
     done.set()
     thread.join(TIMEOUT)
     assert sorted(latest.datas()) == [d for _, d in keyed(5, start=40)]
+
+
+def test_throttled_get_records_backs_off_and_continues(
+    stream: str, checkpoint_table: str, aws_client: Callable[[str], Any]
+) -> None:
+    kinesis = aws_client("kinesis")
+    items = keyed(50)
+    put(kinesis, stream, items)
+    throttled = {"left": 3}
+
+    def throttle(**_: Any) -> Any:
+        if throttled["left"] > 0:
+            throttled["left"] -= 1
+            http = type("Http", (), {"status_code": 400, "headers": {}})()
+            error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}
+            return http, {"Error": error, "ResponseMetadata": {}}
+        return None
+
+    kinesis.meta.events.register("before-call.kinesis.GetRecords", throttle)
+    handler = Recorder()
+    EventSourceMappingRunner(
+        stream,
+        handler,
+        config=MappingConfig(),
+        options=RunnerOptions(function_name="fn", checkpoint_table=checkpoint_table, **FAST),
+        kinesis_client=kinesis,
+        dynamodb_client=aws_client("dynamodb"),
+    ).run(until_drained=True, timeout=TIMEOUT)
+    assert throttled["left"] == 0
+    assert sorted(handler.datas()) == sorted(d for _, d in items)
+
+
+def test_missing_checkpoint_table_stops_with_a_clear_error(
+    stream: str, aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+) -> None:
+    put(aws_client("kinesis"), stream, keyed(5))
+    table = unique_name("nosuchtable")
+    runner = make_runner(stream, Recorder(), table, aws_client)
+    with pytest.raises(MappingError, match=table) as info:
+        runner.run(until_drained=True, timeout=TIMEOUT)
+    assert "ResourceNotFoundException" in str(info.value)
