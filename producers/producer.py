@@ -38,28 +38,30 @@ from producers.batching import Entry, RequestLimits, ShardBatcher, make_batcher,
 from producers.buffer import ByteBudget
 from producers.client import EntryOutcome, StreamClient, default_kinesis_client
 from producers.config import ProducerConfig
+from producers.delivery import Delivered, Outcomes, classify, expired_error
 from producers.exceptions import (
     BufferFullError,
     DeliveryError,
     FlushTimeoutError,
-    InvalidEventError,
-    InvalidExplicitHashKeyError,
-    InvalidPartitionKeyError,
     ProducerClosedError,
     ProducerError,
     RecordExpiredError,
-    RecordTooLargeError,
-    SerializationError,
-    StreamNotFoundError,
 )
-from producers.futures import FailedRecord, RecordFuture, _Delivery
+from producers.futures import FailedRecord, RecordFuture
 from producers.metrics import Metric, MetricsCollector, NullMetrics
 from producers.rate_limit import ShardRateLimiter
-from producers.retry import THROTTLING_ERROR_CODES, Backoff, is_retryable
+from producers.resharding import redistribute
+from producers.retry import Backoff
 from producers.shard_map import PredictedShards
+from producers.validation import (
+    event_error,
+    explicit_hash,
+    partition_key_error,
+    serialise,
+    too_large,
+)
 from shardflow import envelope
 from shardflow.errors import InvalidEnvelopeError
-from shardflow.hashing import MAX_PARTITION_KEY_LENGTH, hash_key, parse_explicit_hash_key
 
 __all__ = ["Event", "EventProducer"]
 
@@ -85,41 +87,6 @@ def _close_all_at_exit() -> None:
 
 
 atexit.register(_close_all_at_exit)
-
-
-class _Delivered:
-    """Futures that share one delivery, and what they held of the buffer."""
-
-    __slots__ = ("delivery", "futures", "nbytes", "put_time", "size")
-
-    def __init__(
-        self,
-        futures: list[RecordFuture],
-        delivery: _Delivery,
-        *,
-        size: int,
-        nbytes: int,
-        put_time: float,
-    ) -> None:
-        self.futures = futures
-        self.delivery = delivery
-        self.size = size
-        self.nbytes = nbytes
-        self.put_time = put_time
-
-
-class _Outcomes:
-    """What one PutRecords call (or a refresh, or a shutdown) decided. Applied in two
-    steps: futures are completed without the producer's lock, then shards and buffer are
-    updated with it."""
-
-    __slots__ = ("delivered", "failed", "misplaced", "retry")
-
-    def __init__(self) -> None:
-        self.delivered: list[_Delivered] = []
-        self.failed: list[tuple[Entry, ProducerError]] = []
-        self.retry: list[tuple[Entry, float]] = []
-        self.misplaced: list[tuple[Entry, EntryOutcome]] = []
 
 
 class EventProducer:
@@ -257,17 +224,21 @@ class EventProducer:
             try:
                 data = _encode_event(event, default_source=self._source)
             except (TypeError, InvalidEnvelopeError) as exc:
-                raise self._event_error(exc) from exc
+                raise event_error(exc, stream=self._stream) from exc
         else:
-            data = self._serialise_other(event)
+            data = serialise(event, source=self._source, stream=self._stream)
         if partition_key.__class__ is not str or not 0 < len(partition_key) <= 256:
-            raise self._partition_key_error(partition_key)
+            raise partition_key_error(partition_key, stream=self._stream)
         nbytes = len(data) + (
             len(partition_key) if partition_key.isascii() else len(partition_key.encode())
         )
         if nbytes > self._max_record_bytes:
-            raise self._too_large(nbytes)
-        hash_value = None if explicit_hash_key is None else self._explicit_hash(explicit_hash_key)
+            raise too_large(nbytes, self._max_record_bytes, stream=self._stream)
+        hash_value = (
+            None
+            if explicit_hash_key is None
+            else explicit_hash(explicit_hash_key, stream=self._stream)
+        )
         future = RecordFuture()
         with self._lock:
             if self._closed:
@@ -328,18 +299,20 @@ class EventProducer:
                     try:
                         data = encode_event(event, default_source=source)
                     except (TypeError, InvalidEnvelopeError) as exc:
-                        raise self._event_error(exc) from exc
+                        raise event_error(exc, stream=self._stream) from exc
                 else:
-                    data = self._serialise_other(event)
+                    data = serialise(event, source=self._source, stream=self._stream)
                 if partition_key.__class__ is not str or not 0 < len(partition_key) <= 256:
-                    raise self._partition_key_error(partition_key)
+                    raise partition_key_error(partition_key, stream=self._stream)
                 nbytes = len(data) + (
                     len(partition_key) if partition_key.isascii() else len(partition_key.encode())
                 )
                 if nbytes > max_bytes:
-                    raise self._too_large(nbytes)
+                    raise too_large(nbytes, self._max_record_bytes, stream=self._stream)
                 hash_value = (
-                    None if explicit_hash_key is None else self._explicit_hash(explicit_hash_key)
+                    None
+                    if explicit_hash_key is None
+                    else explicit_hash(explicit_hash_key, stream=self._stream)
                 )
             except ProducerError as exc:
                 exc.args = (f"record {i}: {exc.args[0]}",)
@@ -458,70 +431,6 @@ class EventProducer:
             f"buffered={self._budget.records} closed={self._closed}>"
         )
 
-    # ------------------------------------------------------------------ validation
-
-    def _serialise_other(self, event: object) -> bytes:
-        if isinstance(event, bytes):
-            return event
-        if isinstance(event, bytearray | memoryview):
-            return bytes(event)
-        if isinstance(event, Mapping):
-            try:
-                return _encode_event(event, default_source=self._source)
-            except (TypeError, InvalidEnvelopeError) as exc:
-                raise self._event_error(exc) from exc
-        raise SerializationError(
-            f"event must be a mapping (sent in the envelope) or bytes (sent as-is), "
-            f"got {type(event).__name__}",
-            field="event",
-            stream=self._stream,
-        )
-
-    def _event_error(self, exc: Exception) -> ProducerError:
-        if isinstance(exc, InvalidEnvelopeError):
-            return InvalidEventError(str(exc), field=exc.field or "event", stream=self._stream)
-        return SerializationError(
-            f"event cannot be serialised to JSON ({exc}); events may hold str, int, float, "
-            "bool, None, dict, list, tuple, datetime, date, UUID, enum and dataclass values",
-            field="event",
-            stream=self._stream,
-        )
-
-    def _partition_key_error(self, partition_key: object) -> InvalidPartitionKeyError:
-        if not isinstance(partition_key, str):
-            msg = f"partition_key must be a str, got {type(partition_key).__name__}"
-        elif not partition_key:
-            msg = "partition_key must not be empty (Kinesis needs 1 to 256 characters)"
-        else:
-            msg = (
-                f"partition_key has {len(partition_key)} characters, more than the "
-                f"{MAX_PARTITION_KEY_LENGTH} Kinesis allows"
-            )
-        return InvalidPartitionKeyError(msg, field="partition_key", stream=self._stream)
-
-    def _too_large(self, nbytes: int) -> RecordTooLargeError:
-        return RecordTooLargeError(
-            f"record is {nbytes} bytes (data plus partition key), more than "
-            f"max_record_bytes={self._max_record_bytes}",
-            size=nbytes,
-            limit=self._max_record_bytes,
-            stream=self._stream,
-        )
-
-    def _explicit_hash(self, explicit_hash_key: object) -> int:
-        if not isinstance(explicit_hash_key, str):
-            raise InvalidExplicitHashKeyError(
-                f"explicit_hash_key must be a str, got {type(explicit_hash_key).__name__}",
-                field="explicit_hash_key",
-                stream=self._stream,
-            )
-        try:
-            return parse_explicit_hash_key(explicit_hash_key)
-        except ValueError as exc:
-            raise InvalidExplicitHashKeyError(
-                str(exc), field="explicit_hash_key", stream=self._stream
-            ) from exc
-
     def _closed_error(self) -> ProducerClosedError:
         return ProducerClosedError(
             f"producer for stream {self._stream!r} is closed", stream=self._stream
@@ -621,7 +530,7 @@ class EventProducer:
             self._trigger_records = self._budget.records + cfg.max_batch_records
 
     def _send(self, entries: list[Entry], expired: list[tuple[ShardBatcher, Entry]]) -> None:
-        outcomes = _Outcomes()
+        outcomes = Outcomes()
         for _owner, entry in expired:
             outcomes.failed.append((entry, self._expired_error(entry)))
         if not entries:
@@ -648,88 +557,26 @@ class EventProducer:
             )
         now = _monotonic()
         self._metrics.observe(Metric.REQUEST_LATENCY, (now - started) * 1000.0)
-        self._decide(entries, results, error, now, outcomes)
-        self._apply(outcomes, freed=entries, in_flight_done=True)
-
-    def _decide(
-        self,
-        entries: list[Entry],
-        results: list[EntryOutcome] | None,
-        error: ProducerError | None,
-        now: float,
-        outcomes: _Outcomes,
-    ) -> None:
-        throttles = 0
-        for i, entry in enumerate(entries):
-            result = results[i] if results is not None else None
-            predicted = entry.owner.shard_id if entry.owner is not None else None
-            if result is not None and result.error_code is None:
-                shard_id, sequence_number = result.shard_id, result.sequence_number
-                assert shard_id is not None and sequence_number is not None
-                if shard_id != predicted:
-                    # The stream was resharded since the shard map was loaded.
-                    self._refresh_pending = True
-                    if entry.aggregated:
-                        outcomes.misplaced.append((entry, result))
-                        continue
-                outcomes.delivered.append(
-                    _Delivered(
-                        entry.futures,
-                        _Delivery(shard_id, sequence_number, entry.attempts, entry.aggregated),
-                        size=entry.size,
-                        nbytes=entry.nbytes,
-                        put_time=entry.put_time,
-                    )
-                )
-                continue
-            code = (result.error_code if result is not None else None) or (
-                error.error_code if error is not None else None
-            )
-            code = code or "Unknown"
-            entry.last_error = code
-            if code in THROTTLING_ERROR_CODES:
-                throttles += 1
-            if isinstance(error, StreamNotFoundError):
-                outcomes.failed.append((entry, error))
-            elif not is_retryable(code):
-                message = result.error_message if result is not None else str(error)
-                outcomes.failed.append(
-                    (
-                        entry,
-                        DeliveryError(
-                            f"Kinesis rejected the record ({code}): {message}",
-                            stream=self._stream,
-                            shard_id=predicted,
-                            error_code=code,
-                            attempts=entry.attempts,
-                        ),
-                    )
-                )
-            else:
-                delay = self._backoff.delay(entry.attempts)
-                if now + delay >= entry.put_time + self._config.record_ttl:
-                    outcomes.failed.append((entry, self._expired_error(entry)))
-                else:
-                    outcomes.retry.append((entry, delay))
-        if throttles:
-            self._metrics.increment(Metric.THROTTLES, throttles)
-        if outcomes.retry:
-            self._metrics.increment(Metric.RETRIES, len(outcomes.retry))
+        decided = classify(
+            entries,
+            results,
+            error,
+            now=now,
+            backoff=self._backoff,
+            ttl=self._config.record_ttl,
+            stream=self._stream,
+        )
+        decided.failed[:0] = outcomes.failed  # the expired entries
+        if decided.resharded:
+            self._refresh_pending = True  # a bool store; read under the lock
+        if decided.throttled:
+            self._metrics.increment(Metric.THROTTLES, decided.throttled)
+        if decided.retry:
+            self._metrics.increment(Metric.RETRIES, len(decided.retry))
+        self._apply(decided, freed=entries, in_flight_done=True)
 
     def _expired_error(self, entry: Entry) -> RecordExpiredError:
-        ttl = self._config.record_ttl
-        if entry.attempts:
-            why = f"{entry.attempts} attempts, last error {entry.last_error}"
-        else:
-            why = "never sent: waiting behind the rate limit, a backoff or its shard's queue"
-        return RecordExpiredError(
-            f"record not delivered within record_ttl={ttl} s of put ({why})",
-            ttl=ttl,
-            stream=self._stream,
-            shard_id=entry.owner.shard_id if entry.owner is not None else None,
-            error_code=entry.last_error,
-            attempts=entry.attempts,
-        )
+        return expired_error(entry, ttl=self._config.record_ttl, stream=self._stream)
 
     def _abandon_error(self) -> ProducerClosedError:
         return ProducerClosedError(
@@ -778,7 +625,7 @@ class EventProducer:
         finally:
             self._drain_waiters -= 1
 
-    def _apply(self, outcomes: _Outcomes, *, freed: Sequence[Entry], in_flight_done: bool) -> None:
+    def _apply(self, outcomes: Outcomes, *, freed: Sequence[Entry], in_flight_done: bool) -> None:
         """Complete futures (without the lock), then update shards and buffer (with it)."""
         for done in outcomes.delivered:
             _futures.complete(done.futures, done.delivery)
@@ -815,7 +662,7 @@ class EventProducer:
                 self._release(nbytes, records)
         self._report(outcomes, now)
 
-    def _report(self, outcomes: _Outcomes, now: float) -> None:
+    def _report(self, outcomes: Outcomes, now: float) -> None:
         metrics = self._metrics
         if outcomes.delivered:
             metrics.increment(
@@ -839,7 +686,7 @@ class EventProducer:
             predicted = None
             logger.warning("stream %s: cannot refresh the shard map: %s", self._stream, exc)
         self._metrics.increment(Metric.SHARD_MAP_REFRESHES)
-        outcomes = _Outcomes()
+        outcomes = Outcomes()
         moved = 0
         with self._lock:
             misplaced, self._misplaced = self._misplaced, []
@@ -847,8 +694,9 @@ class EventProducer:
             self._last_refresh = _monotonic()
             if predicted is None:
                 # The records are in the stream; only their shard is not the predicted one.
-                for entry, result in misplaced:
-                    outcomes.delivered.append(self._delivered(entry, result, entry.futures))
+                outcomes.delivered.extend(
+                    Delivered.of(entry, result, entry.futures) for entry, result in misplaced
+                )
             else:
                 moved = self._install(predicted, misplaced, outcomes)
             if self._abandoned:
@@ -860,80 +708,37 @@ class EventProducer:
             self._metrics.increment(Metric.MISPLACED_RECORDS, moved)
         self._apply(outcomes, freed=(), in_flight_done=False)
 
-    def _delivered(
-        self, entry: Entry, result: EntryOutcome, futures: list[RecordFuture], nbytes: int = -1
-    ) -> _Delivered:
-        assert result.shard_id is not None and result.sequence_number is not None
-        return _Delivered(
-            futures,
-            _Delivery(result.shard_id, result.sequence_number, entry.attempts, entry.aggregated),
-            size=entry.size,
-            nbytes=entry.nbytes if nbytes < 0 else nbytes,
-            put_time=entry.put_time,
-        )
-
     def _install(
         self,
         predicted: PredictedShards,
         misplaced: list[tuple[Entry, EntryOutcome]],
-        outcomes: _Outcomes,
+        outcomes: Outcomes,
     ) -> int:
         """Switch to a new shard map (lock held, nothing in flight); return the number of
         records re-sent because an aggregate landed outside their shard."""
-        old = {b.shard_id: b for b in self._batchers}
-        batchers = [old.get(s.shard_id) or self._new_batcher(s.shard_id) for s in predicted.shards]
-        keep = {b.shard_id for b in batchers}
-        # Oldest first: the misplaced aggregates were sent before anything still buffered.
-        moves: list[tuple[str, bytes, str | None, RecordFuture, float]] = []
-        resent = 0
-        for entry, result in misplaced:
-            rng = predicted.range_of(result.shard_id or "")
-            stay: list[RecordFuture] = []
-            stay_bytes = 0
-            for fut, (pk, data, ehk) in zip(entry.futures, entry.user_records(), strict=True):
-                key = int(ehk) if ehk is not None else hash_key(pk)
-                if rng is None or key in rng:
-                    stay.append(fut)
-                    stay_bytes += len(data) + len(pk.encode())
-                else:
-                    moves.append((pk, data, ehk, fut, entry.put_time))
-                    resent += 1
-            if stay:
-                outcomes.delivered.append(self._delivered(entry, result, stay, stay_bytes))
-        for batcher in self._batchers:
-            if batcher.shard_id not in keep:
-                for entry in batcher.drain():
-                    for fut, (pk, data, ehk) in zip(
-                        entry.futures, entry.user_records(), strict=True
-                    ):
-                        moves.append((pk, data, ehk, fut, entry.put_time))
+        result = redistribute(self._batchers, predicted, misplaced, self._new_batcher)
+        outcomes.delivered.extend(result.delivered)
         self._predicted = predicted
         self._key_cache = predicted.cache
-        self._batchers = batchers
-        for pk, data, ehk, fut, put_time in moves:
-            index = (
-                predicted.index_for_hash(int(ehk))
-                if ehk is not None
-                else predicted.index_for_key(pk)
-            )
-            batchers[index].readd(pk, data, ehk, fut, put_time)
+        self._batchers = result.batchers
         logger.info(
             "stream %s: shard map refreshed, %d open shards, %d records moved",
             self._stream,
-            len(batchers),
-            len(moves),
+            len(result.batchers),
+            result.moved,
         )
-        return resent
+        return result.resent
 
     def _abandon(self) -> None:
         """close(timeout) ran out: fail what is not in flight; in-flight calls finish."""
-        outcomes = _Outcomes()
+        outcomes = Outcomes()
         with self._lock:
             self._abandoned = True
             for batcher in self._batchers:
                 outcomes.failed.extend((e, self._abandon_error()) for e in batcher.drain())
-            for entry, result in self._misplaced:
-                outcomes.delivered.append(self._delivered(entry, result, entry.futures))
+            outcomes.delivered.extend(
+                Delivered.of(entry, result, entry.futures) for entry, result in self._misplaced
+            )
             self._misplaced = []
             self._refresh_pending = False
         self._apply(outcomes, freed=(), in_flight_done=False)
