@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -55,11 +56,21 @@ def free_port(host: str = settings.LOCAL_HOST) -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_ready(endpoint_url: str, timeout: float = _READY_TIMEOUT) -> None:
-    """Block until ``endpoint_url`` answers HTTP, or raise :class:`EmulatorError`."""
+def wait_until_ready(
+    endpoint_url: str,
+    timeout: float = _READY_TIMEOUT,
+    *,
+    exited: Callable[[], int | None] | None = None,
+) -> None:
+    """Block until ``endpoint_url`` answers HTTP, or raise :class:`EmulatorError`.
+
+    ``exited`` (a child process's ``poll``) ends the wait early when the server died.
+    """
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if exited is not None and (code := exited()) is not None:
+            raise EmulatorError(f"emulator for {endpoint_url} exited with {code} before answering")
         try:
             # moto answers its dashboard path without credentials.
             with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):  # noqa: S310

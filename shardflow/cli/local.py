@@ -29,19 +29,29 @@ def register(sub: Any) -> None:
         help="serve HTTP/2 (h2c) as well as HTTP/1.1 through hypercorn: the KCL's Kinesis "
         "client needs it (shardflow consume kcl against this emulator)",
     )
+    parser.add_argument(
+        "--aws-resharding",
+        action="store_true",
+        help="with --http2: patch moto so SplitShard/MergeShards behave as on AWS (new records "
+        "go to the children, a closed shard's iterator ends with ChildShards); a test "
+        "harness shim for trying resharding with the KCL, see shardflow.emulator_resharding",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM."""
     url = f"http://{args.host}:{args.port}"
+    if args.aws_resharding and not args.http2:
+        print("shardflow local: --aws-resharding needs --http2", file=sys.stderr)  # noqa: T201
+        return 2
     try:
         print(f"shardflow emulator on {url} (Ctrl-C to stop)", file=sys.stderr)  # noqa: T201
         print(f"export AWS_ENDPOINT_URL={url}", file=sys.stderr)  # noqa: T201
         if args.http2:
             from shardflow.emulator_h2 import serve_http2  # noqa: PLC0415 - needs hypercorn
 
-            serve_http2(args.host, args.port)
+            serve_http2(args.host, args.port, aws_resharding=args.aws_resharding)
         else:
             serve(args.host, args.port)
     except EmulatorError as exc:

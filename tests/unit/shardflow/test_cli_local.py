@@ -1,0 +1,25 @@
+"""``shardflow local``: which server it runs with which options (nothing is served here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shardflow import cli, emulator_h2
+
+
+def test_aws_resharding_needs_http2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["local", "--aws-resharding", "--port", "1"]) == 2
+    assert "--aws-resharding needs --http2" in capsys.readouterr().err
+
+
+def test_aws_resharding_reaches_the_http2_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def serve_http2(host: str, port: int, *, aws_resharding: bool = False) -> None:
+        calls.append((host, port, aws_resharding))
+
+    monkeypatch.setattr(emulator_h2, "serve_http2", serve_http2)
+    assert cli.main(["local", "--http2", "--aws-resharding", "--port", "4599"]) == 0
+    assert calls == [("127.0.0.1", 4599, True)]
