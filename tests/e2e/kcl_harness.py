@@ -1,0 +1,248 @@
+"""What the KCL end-to-end tests share: the test pipeline and the daemon as a child process.
+
+:class:`Pipeline` is one stream, bucket, dead-letter queue and lease table on the HTTP/2
+emulator, plus what was produced into the stream; :class:`Daemon` runs
+``shardflow consume kcl`` (the real MultiLangDaemon in a loopback-only network namespace)
+against it. ``tests/e2e/conftest.py`` puts this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shardflow import aws, envelope, kpl
+
+logger = logging.getLogger(__name__)
+
+#: Why the real daemon cannot run here, or None.
+_CANNOT_RUN = (
+    "needs root: the daemon runs under `unshare --net` (CI is root)"
+    if os.geteuid() != 0
+    else "needs Java (.ci/run installs it)"
+    if shutil.which("java") is None
+    else "needs unshare (util-linux)"
+    if shutil.which("unshare") is None
+    else None
+)
+#: Marks a test that runs the real daemon: skipped, with the reason, where it cannot.
+REQUIRES_KCL_DAEMON = pytest.mark.skipif(_CANNOT_RUN is not None, reason=str(_CANNOT_RUN))
+
+#: Bounds of the waits: a fresh KCL 3 start takes ~30-40 s here, a restart ~15 s.
+FIRST_START_TIMEOUT = 150.0
+RESTART_TIMEOUT = 120.0
+STOP_TIMEOUT = 60.0
+#: The lease table's checkpoint of a shard that ended and was checkpointed at its end.
+SHARD_END = "SHARD_END"
+
+
+@dataclass
+class Pipeline:
+    """The stream, bucket, queue and lease table of a test, and what was produced."""
+
+    endpoint: str
+    stream: str
+    app: str
+    bucket: str
+    dlq_url: str
+    workdir: Path
+    kinesis: Any
+    s3: Any
+    dynamodb: Any
+    #: shard id -> (sequence number, sub-sequence number) of its last user record
+    last: dict[str, tuple[str, int]] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls, endpoint: str, name: Callable[[str], str], workdir: Path, shards: int
+    ) -> Pipeline:
+        """A ``shards``-shard stream, a bucket and a dead-letter queue with random names."""
+
+        def client(service: str) -> Any:
+            return aws.client(service, endpoint_url=endpoint, region="us-east-1")
+
+        kinesis, s3, sqs = client("kinesis"), client("s3"), client("sqs")
+        stream, bucket = name("stream"), name("bucket")
+        kinesis.create_stream(StreamName=stream, ShardCount=shards)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+        )
+        s3.create_bucket(Bucket=bucket)
+        return cls(
+            endpoint=endpoint,
+            stream=stream,
+            app=name("app"),
+            bucket=bucket,
+            dlq_url=sqs.create_queue(QueueName=name("dlq"))["QueueUrl"],
+            workdir=workdir,
+            kinesis=kinesis,
+            s3=s3,
+            dynamodb=client("dynamodb"),
+        )
+
+    def produce(self, batch: int, count: int) -> None:
+        """``count`` events: two thirds in KPL aggregates of 5, the rest plain records.
+
+        The user records of an aggregate share its partition key: the KCL drops
+        de-aggregated user records whose key hashes outside the aggregate's shard (the
+        KPL and shardflow's producer aggregate per shard for that reason).
+        """
+        events = [
+            envelope.build({"type": "e2e", "data": {"batch": batch, "n": n}}, default_source="t")
+            for n in range(count)
+        ]
+        self.ids += [e["id"] for e in events]
+        entries: list[dict[str, Any]] = []
+        subs: list[int] = []
+        plain = count // 3
+        for e in events[:plain]:
+            entries.append({"Data": envelope.encode(e), "PartitionKey": e["id"]})
+            subs.append(0)
+        rest = events[plain:]
+        for i in range(0, len(rest), 5):
+            chunk = rest[i : i + 5]
+            key = chunk[0]["id"]
+            data = kpl.aggregate([(key, envelope.encode(e)) for e in chunk])
+            entries.append({"Data": data, "PartitionKey": key})
+            subs.append(len(chunk) - 1)
+        resp = self.kinesis.put_records(StreamName=self.stream, Records=entries)
+        assert resp["FailedRecordCount"] == 0
+        for result, sub in zip(resp["Records"], subs, strict=True):
+            shard, seq = result["ShardId"], result["SequenceNumber"]
+            if shard not in self.last or int(seq) > int(self.last[shard][0]):
+                self.last[shard] = (seq, sub)
+
+    def output_ids(self) -> Counter[str]:
+        """How many times each event id appears in the S3 output."""
+        counts: Counter[str] = Counter()
+        for key in self.data_keys():
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            for line in gzip.decompress(body).splitlines():
+                counts[json.loads(line)["id"]] += 1
+        return counts
+
+    def data_keys(self) -> set[str]:
+        """The keys of the sink's data objects (JSON Lines)."""
+        return {key for key in self.keys("events/") if key.endswith(".json.gz")}
+
+    def keys(self, prefix: str) -> set[str]:
+        """Every key under ``prefix`` in the bucket."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return {
+            obj["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        }
+
+    def checkpoints(self) -> dict[str, tuple[str, int]]:
+        """The lease table's checkpoint per shard."""
+        return {
+            key: (
+                item["checkpoint"]["S"],
+                int(item.get("checkpointSubSequenceNumber", {"N": "0"})["N"]),
+            )
+            for key, item in self.leases().items()
+        }
+
+    def leases(self) -> dict[str, dict[str, Any]]:
+        """The lease table's items by lease key (the shard id)."""
+        items = self.dynamodb.scan(TableName=self.app, ConsistentRead=True)["Items"]
+        return {item["leaseKey"]["S"]: item for item in items}
+
+
+class Daemon:
+    """``shardflow consume kcl`` as a child process in its own process group."""
+
+    def __init__(self, p: Pipeline, run: int, extra_env: dict[str, str] | None = None) -> None:
+        self.log = p.workdir / f"daemon-{run}.log"
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": p.endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "SHARDFLOW_OUTPUT_FORMAT": "jsonl",
+            # Flush an idle buffer 2 s after its first event arrived.
+            "SHARDFLOW_SINK_MAX_SPAN_SECONDS": "2",
+            **(extra_env or {}),
+        }
+        argv = [sys.executable, "-m", "shardflow", "--log-level", "INFO", "consume", "kcl"]
+        argv += ["--stream", p.stream, "--app", p.app, "--bucket", p.bucket]
+        argv += ["--dlq-url", p.dlq_url, "--isolation", "netns", "--java-log-level", "WARN"]
+        argv += ["--workdir", str(p.workdir / f"run-{run}")]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def tail(self) -> str:
+        """The last lines of the daemon's log, for failure messages."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
+
+    def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float) -> float:
+        """Poll ``predicate`` until true (seconds it took) or fail the test after ``timeout``."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                pytest.fail(f"daemon exited ({code}) waiting for {what}:\n{self.tail()}")
+            try:
+                if predicate():
+                    return time.monotonic() - start
+            except Exception as exc:  # tables appear while the KCL starts
+                logger.debug("waiting for %s: %s", what, exc)
+            time.sleep(0.5)
+        pytest.fail(f"no {what} within {timeout:.0f}s:\n{self.tail()}")
+
+    def terminate(self) -> tuple[int, float]:
+        """SIGTERM ``shardflow consume kcl``, as a container runtime stops its main process:
+        the launcher forwards it to the daemon, which asks each processor to shut down
+        (``shutdown_requested``); (exit code, seconds to exit)."""
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"daemon still running {STOP_TIMEOUT:.0f}s after SIGTERM:\n{self.tail()}")
+        return code, time.monotonic() - start
+
+    def kill(self) -> None:
+        """SIGKILL the process group."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=STOP_TIMEOUT)
+
+
+def all_once(p: Pipeline) -> Callable[[], bool]:
+    """Predicate: every produced event is in S3."""
+
+    def check() -> bool:
+        counts = p.output_ids()
+        return all(counts[i] >= 1 for i in p.ids)
+
+    return check
+
+
+def checkpointed(p: Pipeline) -> Callable[[], bool]:
+    """Predicate: the lease table's checkpoints are each shard's last record."""
+    return lambda: p.checkpoints() == p.last
