@@ -26,12 +26,13 @@ locals {
   kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
   bucket_arn     = var.bucket_name == null ? null : "arn:${local.partition}:s3:::${var.bucket_name}"
 
-  # Table creation is the KCL's job only when Terraform does not do it.
-  table_actions = concat(
-    ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-    var.create_tables ? [] : ["dynamodb:CreateTable", "dynamodb:UpdateTable"],
-  )
-  kms_key_arns_used = compact([var.create_tables ? local.kms_key_arn : null, var.stream_kms_key_arn, var.bucket_kms_key_arn, var.dead_letter_queue_kms_key_arn])
+  # What KCL 3.1 calls on its tables (DynamoDBLeaseRefresher, CoordinatorStateDAO and its
+  # DynamoDB lock client, WorkerMetricStatsDAO): it describes each table first and creates
+  # it only when missing, and adds the LeaseOwnerToLeaseKeyIndex to a lease table without
+  # it (UpdateTable). Tables Terraform creates complete need neither.
+  table_actions       = ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+  lease_table_actions = concat(local.table_actions, var.create_tables ? [] : ["dynamodb:CreateTable", "dynamodb:UpdateTable"])
+  other_table_actions = concat(local.table_actions, var.create_tables ? [] : ["dynamodb:CreateTable"])
 }
 
 # --- Encryption -----------------------------------------------------------------------------
@@ -191,11 +192,14 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
+# Exactly the calls the KCL 3.1 daemon and consumers.kcl make (a test compares each
+# statement with them).
 data "aws_iam_policy_document" "kcl" {
+  # The shard list, iterators and records, and the stream summary (fan-out registration;
+  # in AWS's documented minimum). KCL 3 never calls DescribeStream.
   statement {
     sid = "ReadStream"
     actions = [
-      "kinesis:DescribeStream",
       "kinesis:DescribeStreamSummary",
       "kinesis:GetRecords",
       "kinesis:GetShardIterator",
@@ -217,25 +221,33 @@ data "aws_iam_policy_document" "kcl" {
     for_each = var.enhanced_fan_out ? [1] : []
     content {
       sid       = "SubscribeAsFanOutConsumer"
-      actions   = ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"]
+      actions   = ["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"]
       resources = ["${var.stream_arn}/consumer/*"]
     }
   }
 
   statement {
-    sid       = "OwnTables"
-    actions   = local.table_actions
-    resources = [local.lease_table_arn, local.coordinator_state_table_arn, local.worker_metrics_table_arn]
+    sid       = "LeaseTable"
+    actions   = local.lease_table_actions
+    resources = [local.lease_table_arn]
   }
 
+  statement {
+    sid       = "CoordinatorStateAndWorkerMetricsTables"
+    actions   = local.other_table_actions
+    resources = [local.coordinator_state_table_arn, local.worker_metrics_table_arn]
+  }
+
+  # A worker finds its leases through the lease table's index.
   statement {
     sid       = "FindOwnLeases"
     actions   = ["dynamodb:Query"]
-    resources = ["${local.lease_table_arn}/index/*"]
+    resources = ["${local.lease_table_arn}/index/LeaseOwnerToLeaseKeyIndex"]
   }
 
+  # PutMetricData has no resource-level permissions; the condition limits it to the KCL's
+  # namespace, which is the application name.
   statement {
-    # checkov:skip=CKV_AWS_356:PutMetricData has no resource-level permissions; the condition limits it to the application's namespace.
     sid       = "PublishMetricsInOwnNamespace"
     actions   = ["cloudwatch:PutMetricData"]
     resources = ["*"]
@@ -247,12 +259,23 @@ data "aws_iam_policy_document" "kcl" {
     }
   }
 
+  # The tables' key: DynamoDB uses it on the role's behalf.
   dynamic "statement" {
-    for_each = length(local.kms_key_arns_used) > 0 ? [1] : []
+    for_each = var.create_tables ? [1] : []
     content {
-      sid       = "UseKeysOfWhatItReadsAndWrites"
+      sid       = "UseTablesKey"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-      resources = local.kms_key_arns_used
+      resources = [local.kms_key_arn]
+    }
+  }
+
+  # GetRecords on a KMS-encrypted stream.
+  dynamic "statement" {
+    for_each = var.stream_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptStream"
+      actions   = ["kms:Decrypt"]
+      resources = [var.stream_kms_key_arn]
     }
   }
 
@@ -260,7 +283,7 @@ data "aws_iam_policy_document" "kcl" {
     for_each = var.bucket_name == null ? [] : [1]
     content {
       sid     = "WriteOutputAndErrorPrefixes"
-      actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      actions = ["s3:PutObject"]
       resources = [
         "${local.bucket_arn}/${var.output_prefix}/*",
         "${local.bucket_arn}/${var.errors_prefix}/*",
@@ -303,12 +326,32 @@ data "aws_iam_policy_document" "kcl" {
     }
   }
 
+  # SSE-KMS objects: PutObject needs a data key, GetObject (manifests) decrypts.
+  dynamic "statement" {
+    for_each = var.bucket_name != null && var.bucket_kms_key_arn != null ? [1] : []
+    content {
+      sid       = "EncryptOutput"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [var.bucket_kms_key_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.dead_letter_queue_arn == null ? [] : [1]
     content {
-      sid       = "SendToDeadLetterQueue"
-      actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+      sid       = "SendDeadLetters"
+      actions   = ["sqs:SendMessage"]
       resources = [var.dead_letter_queue_arn]
+    }
+  }
+
+  # SendMessage to a KMS-encrypted queue.
+  dynamic "statement" {
+    for_each = var.dead_letter_queue_arn != null && var.dead_letter_queue_kms_key_arn != null ? [1] : []
+    content {
+      sid       = "EncryptDeadLetters"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [var.dead_letter_queue_kms_key_arn]
     }
   }
 }

@@ -35,8 +35,8 @@ locals {
     SHARDFLOW_METRICS_NAMESPACE                      = var.metrics_namespace
     SHARDFLOW_TRACING                                = tostring(var.tracing_enabled)
     SHARDFLOW_PROCESSOR                              = var.processor == null ? "" : var.processor
+    SHARDFLOW_LOG_LEVEL                              = var.log_level
     POWERTOOLS_SERVICE_NAME                          = var.function_name
-    POWERTOOLS_LOG_LEVEL                             = var.log_level
   }
 
   # The mapping's settings under the names the local runner (`shardflow consume lambda`)
@@ -52,14 +52,16 @@ locals {
     SHARDFLOW_MAXIMUM_RECORD_AGE_IN_SECONDS      = tostring(var.maximum_record_age_in_seconds)
   }
 
+  # Plus what Lambda itself provides: the function's name, which prefixes the idempotency
+  # keys and attempt counts (a local run under another name would not see the deployed
+  # function's records in the shared tables) and names the runner's checkpoints.
   local_runner_environment = merge(local.handler_environment, local.event_source_mapping_environment, {
+    AWS_LAMBDA_FUNCTION_NAME         = var.function_name
     SHARDFLOW_STREAM                 = local.stream_name
     SHARDFLOW_ON_FAILURE_QUEUE_URL   = aws_sqs_queue.on_failure.url
     SHARDFLOW_CHECKPOINT_TABLE       = var.create_checkpoint_table ? aws_dynamodb_table.checkpoints[0].name : ""
     SHARDFLOW_LAMBDA_TIMEOUT_SECONDS = tostring(var.timeout)
   })
-
-  kms_key_arns_used = compact([local.kms_key_arn, var.stream_kms_key_arn, var.bucket_kms_key_arn])
 }
 
 # --- Encryption -----------------------------------------------------------------------------
@@ -295,6 +297,13 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
+# Exactly the calls the function and its mapping make (a test compares each statement with
+# them): the mapping reads the stream (and decrypts it) and sends discarded batches to the
+# OnFailure queue; consumers.lambda_handler writes through consumers.sink (PutObject,
+# ListObjectsV2/GetObject on its manifests, DeleteObjects of superseded objects) and
+# consumers.deadletter (SendMessage/SendMessageBatch, PutObject of oversize payloads), counts
+# attempts (UpdateItem, GetItem) and runs powertools idempotency (GetItem, PutItem,
+# UpdateItem, DeleteItem). Metrics are EMF log lines: no cloudwatch:PutMetricData.
 data "aws_iam_policy_document" "function" {
   statement {
     sid       = "WriteOwnLogGroup"
@@ -302,6 +311,7 @@ data "aws_iam_policy_document" "function" {
     resources = ["${local.log_group_arn}:*"]
   }
 
+  # What the event source mapping calls with the function's role.
   statement {
     sid = "ReadStream"
     actions = [
@@ -316,7 +326,7 @@ data "aws_iam_policy_document" "function" {
 
   statement {
     sid     = "WriteOutputAndErrorPrefixes"
-    actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+    actions = ["s3:PutObject"]
     resources = [
       "${local.bucket_arn}/${var.output_prefix}/*",
       "${local.bucket_arn}/${var.errors_prefix}/*",
@@ -350,33 +360,64 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
-    sid = "OwnTables"
-    actions = [
-      "dynamodb:DescribeTable",
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-    ]
-    resources = [aws_dynamodb_table.idempotency.arn, aws_dynamodb_table.attempts.arn]
+    sid       = "Idempotency"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.idempotency.arn]
   }
 
   statement {
-    sid       = "SendToOwnQueues"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
-    resources = [aws_sqs_queue.dead_letter.arn, aws_sqs_queue.on_failure.arn]
+    sid       = "CountAttempts"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.attempts.arn]
   }
 
   statement {
-    sid       = "UseKeysOfWhatItReadsAndWrites"
+    sid       = "SendDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+  }
+
+  # Lambda sends the metadata of a discarded batch to the mapping's destination as the
+  # function's role.
+  statement {
+    sid       = "SendDiscardedBatches"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.on_failure.arn]
+  }
+
+  # The module's key encrypts the tables, queues, log group and environment: DynamoDB and
+  # SQS use it on the role's behalf (data keys, DescribeKey), Lambda decrypts the
+  # environment with it.
+  statement {
+    sid       = "UseOwnKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    resources = local.kms_key_arns_used
+    resources = [local.kms_key_arn]
+  }
+
+  # GetRecords through the mapping: records of a KMS-encrypted stream are decrypted.
+  dynamic "statement" {
+    for_each = var.stream_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "DecryptStream"
+      actions   = ["kms:Decrypt"]
+      resources = [var.stream_kms_key_arn]
+    }
+  }
+
+  # SSE-KMS objects: PutObject needs a data key, GetObject (manifests) decrypts.
+  dynamic "statement" {
+    for_each = var.bucket_kms_key_arn == null ? [] : [1]
+    content {
+      sid       = "EncryptOutput"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [var.bucket_kms_key_arn]
+    }
   }
 
   dynamic "statement" {
     for_each = var.tracing_enabled ? [1] : []
     content {
-      # checkov:skip=CKV_AWS_356:X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.
+      # PutTraceSegments and PutTelemetryRecords have no resource-level permissions.
       sid       = "Tracing"
       actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
       resources = ["*"]
@@ -414,10 +455,9 @@ resource "aws_lambda_function" "this" {
   count = var.create_function ? 1 : 0
 
   # checkov:skip=CKV_AWS_116:Invoked synchronously by the event source mapping; failed batches go to the mapping's OnFailure queue, a function DLQ would only see async invocations.
-  # checkov:skip=CKV_AWS_117:Kinesis, S3, DynamoDB and SQS are public AWS endpoints; set subnet_ids to run in a VPC (with endpoints).
-  # checkov:skip=CKV_AWS_272:Code signing needs a signing profile the deployer owns; the package is built by `shardflow package lambda` in the deployer's pipeline.
-  # checkov:skip=CKV_AWS_50:X-Ray is opt-in (tracing_enabled) because it costs per trace; the default emits EMF metrics and structured logs.
-  # checkov:skip=CKV_AWS_115:Concurrency is bounded by shards x parallelization_factor; reserve it with reserved_concurrent_executions when the account is shared.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and a signing job on an S3 object in the deployer's pipeline; this module deploys the zip `shardflow package lambda` builds, unsigned, from package_path.
+  # Outside a VPC unless subnet_ids is set (Kinesis, S3, DynamoDB and SQS are public AWS
+  # endpoints); X-Ray only with tracing_enabled (EMF metrics and structured logs otherwise).
   function_name                  = var.function_name
   description                    = "shardflow consumer of Kinesis stream ${local.stream_name}"
   role                           = aws_iam_role.this[0].arn
@@ -509,6 +549,13 @@ resource "aws_lambda_event_source_mapping" "this" {
     precondition {
       condition     = var.starting_position != "AT_TIMESTAMP" || var.starting_position_timestamp != null
       error_message = "starting_position_timestamp is required when starting_position is AT_TIMESTAMP."
+    }
+
+    # As `shardflow consume lambda` refuses it: the default handler's S3 sink keeps one
+    # writer per shard, and concurrent batches of one shard would write overlapping ranges.
+    precondition {
+      condition     = var.handler != "consumers.lambda_handler.handler" || var.parallelization_factor == 1
+      error_message = "parallelization_factor must be 1 with the default handler (consumers.lambda_handler.handler): its S3 sink writes each shard's range from one batch at a time."
     }
   }
 }

@@ -173,7 +173,7 @@ variable "reserved_concurrent_executions" {
 
 variable "log_level" {
   type        = string
-  description = "Level of the function's structured logs (POWERTOOLS_LOG_LEVEL)."
+  description = "Level of the function's structured logs (SHARDFLOW_LOG_LEVEL)."
   default     = "INFO"
 
   validation {
@@ -281,7 +281,7 @@ variable "starting_position_timestamp" {
 
 variable "parallelization_factor" {
   type        = number
-  description = "Concurrent batches per shard (1-10); records of one partition key stay in order; SHARDFLOW_PARALLELIZATION_FACTOR."
+  description = "Concurrent batches per shard (1-10); records of one partition key stay in order; SHARDFLOW_PARALLELIZATION_FACTOR. Keep 1 for a handler that writes with the S3 sink (the default handler refuses more: one writer per shard)."
   default     = 1
 
   validation {
@@ -292,7 +292,7 @@ variable "parallelization_factor" {
 
 variable "bisect_batch_on_function_error" {
   type        = bool
-  description = "Split a batch in two and retry each half when the function errors, to isolate a bad record; SHARDFLOW_BISECT_BATCH_ON_FUNCTION_ERROR."
+  description = "Split a batch in two and retry each half when the function errors, to isolate a bad record; SHARDFLOW_BISECT_BATCH_ON_FUNCTION_ERROR. On here; Lambda's API default (and the local runner's without the variable) is off."
   default     = true
 }
 
@@ -320,7 +320,7 @@ variable "maximum_record_age_in_seconds" {
 
 variable "filter_patterns" {
   type        = list(string)
-  description = "Event filter patterns (JSON, up to 5); records matching none are dropped before invoking. Empty passes every record. Aggregated (KPL) records cannot be filtered on their contents."
+  description = "Event filter patterns (JSON, up to 5) on the record's data; records matching none are dropped before invoking. Empty passes every record. A KPL aggregate (what producers.EventProducer sends by default) is not JSON and matches no pattern: filter only events sent one per record (aggregation off)."
   default     = []
 
   validation {

@@ -184,7 +184,13 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "one": lambda lst: lst[0] if lst else None,
     "startswith": lambda s, p: s.startswith(p),
     "replace": lambda s, a, b: s.replace(a, b),
+    "split": lambda sep, s: s.split(sep),
+    "element": lambda lst, i: lst[i % len(lst)],
 }
+
+
+#: Functions whose result is known where their arguments' elements are known.
+_PASS_THROUGH = frozenset({"merge", "concat"})
 
 
 def _to_string(value: Any) -> str:
@@ -349,7 +355,9 @@ class _Parser:
                 self.take()
         self.take(")")
         fn = _FUNCTIONS.get(name)
-        if fn is None or any(is_unknown(a) for a in args):
+        # merge and concat keep what is known: a map's keys, a list's other elements.
+        partial = name in _PASS_THROUGH and not any(isinstance(a, Unknown) for a in args)
+        if fn is None or (not partial and any(is_unknown(a) for a in args)):
             return Unknown(f"{name}(...)")
         return fn(*args)
 

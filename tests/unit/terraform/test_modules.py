@@ -9,6 +9,7 @@ AWS offers no resource-level permission; every checkov skip carries a reason.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from terraform_model import (
     MODULES,
     REPO,
     TERRAFORM,
+    EvalError,
     Instance,
     Module,
     Resource,
@@ -230,6 +232,51 @@ def test_each_mapping_setting_is_the_variable_the_local_runner_reads(
     assert set(runner_env) == set(settings.EVENT_SOURCE_MAPPING_VARIABLES)
 
 
+#: Variables the handler reads that the module leaves to the code's defaults: the S3 sink's
+#: buffer limits (a Lambda batch is far below them) and the function's name, which Lambda
+#: itself sets (and reserves).
+_HANDLER_VARIABLES_NOT_SET = frozenset(
+    {
+        settings.SINK_MAX_BYTES,
+        settings.SINK_MAX_RECORDS,
+        settings.SINK_MAX_SPAN_SECONDS,
+        settings.LAMBDA_FUNCTION_NAME,
+    }
+)
+
+
+def _variables_read(paths: list[Path]) -> set[str]:
+    """Environment variables the code reads: ``settings.<NAME>`` constants and literal names
+    passed to ``settings.env*``."""
+    names: set[str] = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "settings"
+                and isinstance(getattr(settings, node.attr, None), str)
+                and node.attr.isupper()
+            ):
+                value = getattr(settings, node.attr)
+                if re.fullmatch(r"[A-Z][A-Z0-9_]+", value) and value not in _NOT_VARIABLES:
+                    names.add(value)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr.startswith("env")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                names.add(node.args[0].value)
+    return names
+
+
+#: settings constants that are values, not variable names.
+_NOT_VARIABLES = frozenset({settings.DEFAULT_REGION, settings.LOCAL_HOST})
+
+
 def test_function_environment_is_what_the_handler_reads(module: Callable[..., Instance]) -> None:
     inst = module("lambda_consumer")
     (function,) = inst.resources("aws_lambda_function")
@@ -237,20 +284,214 @@ def test_function_environment_is_what_the_handler_reads(module: Callable[..., In
     assert function.body["handler"] == "${var.handler}"
     assert inst.variable("handler") == "consumers.lambda_handler.handler"
     env = inst.local("handler_environment")
-    shardflow_names = {k for k in env if k.startswith("SHARDFLOW_")}
-    # Every variable the handler needs, and the optional per-event processor.
-    assert shardflow_names == {*settings.LAMBDA_HANDLER_VARIABLES, settings.PROCESSOR}
-    assert {k for k in env if not k.startswith("SHARDFLOW_")} <= {
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_LOG_LEVEL",
-    }
-    assert env[settings.BUCKET] == "shardflow-output"
-    assert env[settings.OUTPUT_PREFIX] == resources.OUTPUT_PREFIX
-    assert env[settings.MAX_ATTEMPTS] == "3"
+    # What the deployed code reads: the handler and the consumer core it uses (not the
+    # local-only resources.py).
+    code = [
+        p
+        for pattern in ("consumers/lambda_handler/*.py", "consumers/sink/*.py", "consumers/*.py")
+        for p in sorted(REPO.glob(pattern))
+        if p.name not in ("resources.py", "localquery.py")
+    ]
+    read = _variables_read(code)
+    assert {settings.BUCKET, settings.OUTPUT_FORMAT, "SHARDFLOW_LOG_LEVEL"} <= read  # not vacuous
+    assert set(env) == read - _HANDLER_VARIABLES_NOT_SET, (
+        f"set, never read: {sorted(set(env) - read)}; "
+        f"read, not set: {sorted(read - _HANDLER_VARIABLES_NOT_SET - set(env))}"
+    )
+    assert set(settings.LAMBDA_HANDLER_VARIABLES) <= set(env)
+    readme = (REPO / "README.md").read_text()
+    for name in _HANDLER_VARIABLES_NOT_SET - {settings.LAMBDA_FUNCTION_NAME}:
+        assert f"`{name}`" in readme, f"{name} is left to its default but not documented"
     # Variables of the local runner that are not the function's are in the runner's output.
     runner = inst.module.locals["local_runner_environment"]
     for name in (settings.STREAM, settings.ON_FAILURE_QUEUE_URL, settings.CHECKPOINT_TABLE):
         assert name in runner
+
+
+def _set_environment(monkeypatch: pytest.MonkeyPatch, env: dict[str, Any]) -> None:
+    """The process environment is exactly the SHARDFLOW_/AWS_LAMBDA_ variables of ``env``."""
+    for name in list(os.environ):
+        if name.startswith(("SHARDFLOW_", "POWERTOOLS_", "AWS_LAMBDA_")):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_the_handler_configured_by_the_module_has_the_modules_settings(
+    module: Callable[..., Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consumers.lambda_handler.config import HandlerConfig
+
+    inputs = {
+        "bucket_name": "sf-out",
+        "output_prefix": "data/events",
+        "errors_prefix": "data/errors",
+        "output_format": "jsonl",
+        "idempotency_ttl_seconds": 7200,
+        "idempotency_in_progress_expiry_seconds": 90,
+        "max_attempts": 7,
+        "attempts_ttl_seconds": 86400,
+        "metrics_namespace": "orders",
+        "tracing_enabled": True,
+        "processor": "app.events:handle",
+        "log_level": "DEBUG",
+    }
+    inst = module("lambda_consumer", **inputs)
+    env = inst.local("handler_environment")
+    # Known after apply: what AWS names when it creates the queue and tables.
+    unknown = {k for k, v in env.items() if is_unknown(v)}
+    assert unknown == {
+        settings.DLQ_URL,
+        settings.IDEMPOTENCY_TABLE,
+        settings.ATTEMPTS_TABLE,
+    }
+    env |= {
+        settings.DLQ_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/shardflow-dlq",
+        settings.IDEMPOTENCY_TABLE: inst.variable("idempotency_table_name"),
+        settings.ATTEMPTS_TABLE: inst.variable("attempts_table_name"),
+    }
+    _set_environment(monkeypatch, env)
+    config = HandlerConfig.from_env()
+    assert (config.bucket, config.sink.prefix, config.errors_prefix, config.sink.format) == (
+        "sf-out",
+        "data/events",
+        "data/errors",
+        "jsonl",
+    )
+    assert config.dlq_url == env[settings.DLQ_URL]
+    assert config.idempotency_table == resources.IDEMPOTENCY_TABLE
+    assert config.attempts_table == resources.ATTEMPTS_TABLE
+    assert config.idempotency_ttl_seconds == 7200
+    assert config.idempotency_in_progress_expiry_seconds == 90
+    assert (config.max_attempts, config.attempts_ttl_seconds) == (7, 86400)
+    assert (config.metrics_namespace, config.tracing) == ("orders", True)
+    assert config.processor == "app.events:handle"
+    assert config.service == resources.LAMBDA_FUNCTION
+    assert os.environ["SHARDFLOW_LOG_LEVEL"] == "DEBUG"
+    # Unset optional settings ("" in the environment) fall back to the handler's defaults.
+    defaults = module("lambda_consumer").local("handler_environment")
+    _set_environment(monkeypatch, {k: v for k, v in defaults.items() if not is_unknown(v)})
+    config = HandlerConfig.from_env()
+    assert config.processor is None
+    assert config.idempotency_in_progress_expiry_seconds is None
+
+
+def test_the_local_runner_configured_by_the_module_output_is_the_deployed_mapping(
+    module: Callable[..., Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consumers.lambda_esm.config import MappingConfig, RunnerOptions
+
+    inst = module(
+        "lambda_consumer",
+        function_name="orders-consumer",
+        timeout=300,
+        batch_size=500,
+        maximum_batching_window_in_seconds=5,
+        starting_position="AT_TIMESTAMP",
+        starting_position_timestamp="2026-01-31T00:00:00Z",
+        bisect_batch_on_function_error=False,
+        maximum_retry_attempts=10,
+        maximum_record_age_in_seconds=86400,
+        create_checkpoint_table=True,
+    )
+    env = inst.local("local_runner_environment")
+    # Known after apply: what AWS names when it creates the queues and tables.
+    assert {k for k, v in env.items() if is_unknown(v)} == {
+        settings.DLQ_URL,
+        settings.IDEMPOTENCY_TABLE,
+        settings.ATTEMPTS_TABLE,
+        settings.ON_FAILURE_QUEUE_URL,
+        settings.CHECKPOINT_TABLE,
+    }
+    env |= {
+        settings.DLQ_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/shardflow-dlq",
+        settings.IDEMPOTENCY_TABLE: resources.IDEMPOTENCY_TABLE,
+        settings.ATTEMPTS_TABLE: resources.ATTEMPTS_TABLE,
+        settings.ON_FAILURE_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/f",
+        settings.CHECKPOINT_TABLE: inst.variable("checkpoint_table_name"),
+    }
+    _set_environment(monkeypatch, env)
+    mapping_block = _mapping(inst)
+    config = MappingConfig.from_env()
+    for field in (
+        "batch_size",
+        "maximum_batching_window_in_seconds",
+        "starting_position",
+        "parallelization_factor",
+        "bisect_batch_on_function_error",
+        "maximum_retry_attempts",
+        "maximum_record_age_in_seconds",
+    ):
+        assert getattr(config, field) == inst.eval(mapping_block[field]), field
+    assert config.starting_position_timestamp is not None
+    assert config.starting_position_timestamp.isoformat() == "2026-01-31T00:00:00+00:00"
+    assert config.report_batch_item_failures is True  # function_response_types, always
+    assert config.on_failure_queue_url == env[settings.ON_FAILURE_QUEUE_URL]
+    assert env[settings.STREAM] == resources.STREAM  # the stream of stream_arn
+    options = RunnerOptions.from_env()
+    # The function's name keys the idempotency records, attempt counts and checkpoints.
+    assert options.function_name == "orders-consumer"
+    assert options.function_timeout_seconds == 300
+    assert options.checkpoint_table == resources.CHECKPOINT_TABLE
+
+
+def test_mapping_defaults_are_the_local_runners_except_bisect(
+    module: Callable[..., Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consumers.lambda_esm.config import MappingConfig
+
+    _set_environment(monkeypatch, {})
+    runner = MappingConfig.from_env()
+    inst = module("lambda_consumer")
+    for env_name in settings.EVENT_SOURCE_MAPPING_VARIABLES:
+        var = env_name.removeprefix("SHARDFLOW_").lower()
+        if var == "bisect_batch_on_function_error":
+            # Lambda's API default (and the runner's) is off; the module turns it on.
+            assert inst.variable(var) is True and runner.bisect_batch_on_function_error is False
+            continue
+        assert inst.variable(var) == getattr(runner, var), var
+
+
+def _preconditions(inst: Instance, block: Resource) -> list[str]:
+    return [
+        p["condition"]
+        for life in block.body.get("lifecycle", [])
+        for p in life.get("precondition", [])
+    ]
+
+
+def test_the_default_handler_refuses_concurrent_batches_of_a_shard(
+    module: Callable[..., Instance],
+) -> None:
+    # As `shardflow consume lambda` does: one S3 sink writer per shard.
+    def holds(**inputs: Any) -> bool:
+        inst = module("lambda_consumer", **inputs)
+        (mapping,) = inst.resources("aws_lambda_event_source_mapping")
+        return all(inst.eval(c) is True for c in _preconditions(inst, mapping))
+
+    assert holds()
+    assert not holds(parallelization_factor=2)
+    assert holds(parallelization_factor=2, handler="app.handler.handler")
+
+
+def test_examples_and_environments_meet_every_precondition_known_at_plan_time() -> None:
+    tops = [Instance(Module.load(p)) for p in tf_dirs() if p.parent.name in ("examples", "envs")]
+    checked = 0
+    for top in tops:
+        for inst in top.walk():
+            for block in inst.module.blocks:
+                try:
+                    if inst.count(block, block.address) == 0:
+                        continue
+                except EvalError:
+                    continue  # an example's required input decides it
+                for condition in _preconditions(inst, block):
+                    value = inst.eval(condition)
+                    checked += 1
+                    assert is_unknown(value) or value is True, (
+                        f"{inst.address}: {block.address}: {condition} is false"
+                    )
+    assert checked > 10
 
 
 def test_function_package_is_an_input_and_required_when_deploying(

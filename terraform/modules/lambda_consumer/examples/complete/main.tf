@@ -1,5 +1,10 @@
 # The Lambda consumer on an existing stream and bucket, tuned for throughput: bigger
-# batches gathered for up to 5 s, two batches per shard, only order events.
+# batches gathered for up to 5 s, a bounded retry budget and record age, JSON Lines output.
+#
+# Two settings stay at their defaults on purpose: parallelization_factor (the default
+# handler's S3 sink needs one batch per shard at a time) and filter_patterns (Kinesis
+# filters see the record's data as JSON, and the producer's KPL aggregates are not JSON, so
+# a pattern would drop every aggregated record).
 
 provider "aws" {
   region = "eu-west-1"
@@ -26,11 +31,9 @@ module "consumer" {
 
   batch_size                         = 500
   maximum_batching_window_in_seconds = 5
-  parallelization_factor             = 2
   maximum_retry_attempts             = 10
   maximum_record_age_in_seconds      = 86400
   max_attempts                       = 5
-  filter_patterns                    = [jsonencode({ data = { type = ["order.created", "order.paid"] } })]
 
   tracing_enabled = true
   tags            = { example = "lambda_consumer" }
