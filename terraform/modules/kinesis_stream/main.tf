@@ -15,8 +15,8 @@ locals {
 data "aws_iam_policy_document" "kms_key_policy" {
   count = local.create_kms_key ? 1 : 0
 
-  # checkov:skip=CKV_AWS_109:A key policy's "*" resource is this key; the account root is its only principal, which delegates access to IAM policies.
-  # checkov:skip=CKV_AWS_111:A key policy's "*" resource is this key; the account root is its only principal, which delegates access to IAM policies.
+  # checkov:skip=CKV_AWS_109:A key policy's "*" resource is this key; kms:* goes to the account root only, which delegates access to IAM policies.
+  # checkov:skip=CKV_AWS_111:A key policy's "*" resource is this key; kms:* goes to the account root only, which delegates access to IAM policies.
   # checkov:skip=CKV_AWS_356:A key policy's "*" resource is this key.
   statement {
     sid       = "AccountAdministersKeyThroughIam"

@@ -58,7 +58,8 @@ resource "aws_kms_alias" "this" {
 resource "aws_s3_bucket" "this" {
   # checkov:skip=CKV_AWS_144:Cross-region replication needs a second bucket in another region that the deployer owns; the output is rebuildable from the stream within its retention.
   # checkov:skip=CKV2_AWS_62:Nothing consumes object-created events; Athena finds new partitions by projection.
-  # checkov:skip=CKV_AWS_18:Access logging is opt-in through access_log_bucket_name: the log bucket is account infrastructure this module does not own.
+  # Access logging is opt-in (access_log_bucket_name): the log bucket is account
+  # infrastructure this module does not own.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
   tags          = var.tags

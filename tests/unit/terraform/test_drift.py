@@ -151,16 +151,23 @@ def test_bootstrap_creates_what_envs_localstack_declares(localstack_env: Instanc
 def test_the_comparison_covers_every_kind_of_resource(localstack_env: Instance) -> None:
     kinds = {name.split()[0] for name in describe_hcl(localstack_env)}
     assert kinds == {"kms", "stream", "table", "bucket", "queue"}
-    names = {name.split(maxsplit=1)[1] for name in describe_hcl(localstack_env)}
-    assert {
-        resources.STREAM,
-        resources.BUCKET,
-        resources.DEAD_LETTER_QUEUE,
-        resources.IDEMPOTENCY_TABLE,
-        resources.ATTEMPTS_TABLE,
-        resources.CHECKPOINT_TABLE,
-        resources.KCL_APPLICATION,
-    } <= names
+    # Every resource a local run uses, named as shardflow.resources names it, on both sides.
+    kcl = resources.KCL_APPLICATION
+    expected = {
+        f"kms {resources.KMS_KEY_ALIAS}",
+        f"stream {resources.STREAM}",
+        f"table {resources.IDEMPOTENCY_TABLE}",
+        f"table {resources.ATTEMPTS_TABLE}",
+        f"table {resources.CHECKPOINT_TABLE}",
+        f"table {kcl}",
+        f"table {kcl}{resources.KCL_COORDINATOR_STATE_SUFFIX}",
+        f"table {kcl}{resources.KCL_WORKER_METRICS_SUFFIX}",
+        f"bucket {resources.BUCKET}",
+        f"queue {resources.DEAD_LETTER_QUEUE}",
+        f"queue {resources.ON_FAILURE_QUEUE}",
+    }
+    assert set(describe_hcl(localstack_env)) == expected
+    assert set(describe_spec(default_spec())) == expected
 
 
 def test_a_difference_is_reported(localstack_env: Instance) -> None:
