@@ -180,6 +180,9 @@ KCL_HANDLER: Final = "SHARDFLOW_KCL_HANDLER"
 KCL_CHECKPOINT_INTERVAL_SECONDS: Final = "SHARDFLOW_KCL_CHECKPOINT_INTERVAL_SECONDS"
 #: Attempts at a checkpoint the daemon answers with ThrottlingException.
 KCL_CHECKPOINT_ATTEMPTS: Final = "SHARDFLOW_KCL_CHECKPOINT_ATTEMPTS"
+#: Seconds a processor waits after SIGINT/SIGTERM/SIGHUP for the daemon to shut it down
+#: before it exits on its own (``shardflow consume kcl`` derives it from the shutdown grace).
+KCL_SHUTDOWN_TIMEOUT_SECONDS: Final = "SHARDFLOW_KCL_SHUTDOWN_TIMEOUT_SECONDS"
 
 #: Prefix of the producer's settings: ``SHARDFLOW_PRODUCER_<FIELD>`` for every field of
 #: :class:`producers.ProducerConfig` (``SHARDFLOW_PRODUCER_MAX_BUFFER_TIME=0.05``,

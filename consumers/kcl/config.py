@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from consumers.kcl.signals import DEFAULT_TIMEOUT
 from shardflow import resources, settings
 from shardflow.errors import ConfigError
 
@@ -29,6 +30,8 @@ class ProcessorConfig:
       after every flush that moved the checkpointable position.
     * ``checkpoint_attempts``: attempts at a throttled checkpoint (exponential backoff from
       ``checkpoint_backoff`` seconds) before waiting for the next batch.
+    * ``shutdown_timeout``: seconds the processor waits, after SIGINT/SIGTERM/SIGHUP, for
+      the daemon to shut it down before exiting on its own (:mod:`consumers.kcl.signals`).
     """
 
     stream: str
@@ -41,6 +44,7 @@ class ProcessorConfig:
     checkpoint_backoff: float = 0.2
     #: Attempts at a failing S3 flush or dead-letter send before the processor exits.
     io_attempts: int = 4
+    shutdown_timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
         if not self.stream:
@@ -57,6 +61,8 @@ class ProcessorConfig:
             raise ConfigError("checkpoint_backoff", "must be > 0 seconds")
         if not 1 <= self.io_attempts <= 100:
             raise ConfigError("io_attempts", "must be within 1..100")
+        if self.shutdown_timeout <= 0:
+            raise ConfigError("shutdown_timeout", "must be > 0 seconds")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProcessorConfig:
@@ -84,4 +90,5 @@ class ProcessorConfig:
             handler=get(settings.KCL_HANDLER),
             checkpoint_interval=number(settings.KCL_CHECKPOINT_INTERVAL_SECONDS, 0.0),
             checkpoint_attempts=int(number(settings.KCL_CHECKPOINT_ATTEMPTS, 5)),
+            shutdown_timeout=number(settings.KCL_SHUTDOWN_TIMEOUT_SECONDS, DEFAULT_TIMEOUT),
         )

@@ -13,9 +13,11 @@ What :func:`launch` does, in order:
 4. against a loopback endpoint, runs the daemon in a loopback-only network namespace
    (:mod:`consumers.kcl.isolation`) when the machine allows it, so the KCL's probes of the
    EC2 metadata address never leave the machine;
-5. forwards SIGTERM/SIGINT to the daemon, which asks every processor to shut down
-   (``shutdown_requested``: flush, then checkpoint) within ``shutdownGraceMillis``, and
-   returns the daemon's exit code.
+5. forwards SIGTERM/SIGINT/SIGHUP to the daemon as SIGTERM, which asks every processor to
+   shut down (``shutdown_requested``: flush, then checkpoint) within
+   ``shutdownGraceMillis``, and returns the daemon's exit code. The processors ignore those
+   signals when the whole process group gets them (Ctrl-C, systemd): the daemon drives
+   their shutdown (:mod:`consumers.kcl.signals`).
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ _MULTILANG_JAR_GLOB: Final = "amazon-kinesis-client-multilang-*.jar"
 #: Past the shutdown grace, the daemon still needs a lease-failover period to exit.
 _EXIT_MARGIN_SECONDS: Final = 30.0
 
-#: Exit codes of a JVM that ran its shutdown hooks after SIGTERM / SIGINT.
-_STOPPED_BY_SIGNAL: Final = frozenset({128 + signal.SIGTERM, 128 + signal.SIGINT})
+#: Signals that stop the consumer gracefully (a terminal's Ctrl-C and hang-up, a service
+#: manager's stop): each is forwarded to the daemon as SIGTERM.
+_STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: Exit codes of a JVM that ran its shutdown hooks after one of them.
+_STOPPED_BY_SIGNAL: Final = frozenset(128 + sig for sig in _STOP_SIGNALS)
 
 Isolation = Literal["auto", "netns", "none"]
 ISOLATION_MODES: Final = ("auto", "netns", "none")
@@ -195,6 +200,9 @@ def daemon_env(config: LaunchConfig, base: Mapping[str, str] | None = None) -> d
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     env.setdefault(settings.REGION, props.region)
     env.setdefault(settings.STREAM, props.stream)
+    # A processor signalled with the whole group waits for the daemon's shutdownRequested
+    # as long as the launcher waits for the daemon (consumers.kcl.signals).
+    env.setdefault(settings.KCL_SHUTDOWN_TIMEOUT_SECONDS, f"{_stop_deadline(props):g}")
     if props.endpoint_url:
         env[settings.ENDPOINT_URL] = props.endpoint_url
         if loopback_port(props.endpoint_url) is not None:
@@ -256,12 +264,18 @@ def prepare(config: LaunchConfig) -> Prepared:
     )
 
 
+def _stop_deadline(props: DaemonProperties) -> float:
+    """Seconds from a stop signal until the daemon must have exited."""
+    return props.shutdown_grace_millis / 1000 + _EXIT_MARGIN_SECONDS
+
+
 def _exit_code(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
 def launch(config: LaunchConfig) -> int:
-    """Run the daemon until it exits or SIGTERM/SIGINT stops it; return its exit code."""
+    """Run the daemon until it exits or SIGTERM/SIGINT/SIGHUP stops it; return its exit
+    code."""
     prepared = prepare(config)
     bridge: HostBridge | None = None
     command = prepared.command
@@ -288,8 +302,8 @@ def launch(config: LaunchConfig) -> int:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, _forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    grace = config.properties.shutdown_grace_millis / 1000 + _EXIT_MARGIN_SECONDS
+    previous = {sig: signal.signal(sig, _forward) for sig in _STOP_SIGNALS}
+    grace = _stop_deadline(config.properties)
     try:
         while True:
             try:

@@ -4,6 +4,9 @@ stdout belongs to the multilang protocol. Before anything else runs, :func:`main
 the protocol to a private duplicate of file descriptor 1 and points descriptor 1 and
 ``sys.stdout`` at stderr, so a stray ``print`` (in a user handler, a library, a C
 extension) lands in the daemon's log instead of corrupting the protocol.
+
+Stop signals sent to the whole process group (Ctrl-C, systemd) are left to the daemon,
+which shuts the processor down through the protocol (:mod:`consumers.kcl.signals`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import sys
 from typing import Final, TextIO
 
+from consumers.kcl.signals import ShutdownSignals
 from shardflow.errors import ShardflowError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,8 @@ def protect_stdout() -> TextIO:
 
 def main() -> int:
     """Run one shard's processor until the daemon closes stdin."""
+    signals = ShutdownSignals()
+    signals.install()
     protocol_out = protect_stdout()
     # The daemon re-logs every stderr line of its children (as ERROR, whatever it says):
     # keep libraries at WARNING and the processor's own decisions at SHARDFLOW_LOG_LEVEL.
@@ -49,6 +55,7 @@ def main() -> int:
     except ShardflowError as exc:
         logger.error("cannot start the KCL processor: %s", exc)
         return EXIT_CONFIG
+    signals.timeout = processor.config.shutdown_timeout
     kcl.KCLProcess(
         processor, input_file=sys.stdin, output_file=protocol_out, error_file=sys.stderr
     ).run()

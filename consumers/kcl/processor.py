@@ -79,6 +79,11 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
         self._checkpointed: Position | None = None
         self._last_checkpoint_at = clock()
 
+    @property
+    def config(self) -> ProcessorConfig:
+        """The configuration this processor runs with."""
+        return self._config
+
     # -- lifecycle ---------------------------------------------------------------------
 
     def initialize(self, initialize_input: Any) -> None:

@@ -151,12 +151,25 @@ class ScriptedDaemon:
         proc = self._require()
         if proc.stdin and not proc.stdin.closed:
             proc.stdin.close()
+        return self._wait("of EOF")
+
+    def send_signal(self, signum: int) -> None:
+        """Send ``signum`` to the child, as a terminal or a service manager signalling the
+        whole process group would."""
+        self._require().send_signal(signum)
+
+    def wait(self) -> int:
+        """Wait (at most ``timeout`` seconds) for the child to exit on its own; its exit code."""
+        return self._wait("on its own")
+
+    def _wait(self, since: str) -> int:
+        proc = self._require()
         try:
             return proc.wait(timeout=self._timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            raise ProtocolError(f"child did not exit within {self._timeout}s of EOF") from None
+            raise ProtocolError(f"child did not exit within {self._timeout}s {since}") from None
 
     @property
     def returncode(self) -> int | None:

@@ -7,12 +7,17 @@ KCL probes 169.254.169.254; nothing may leave the machine), bridged to the emula
 One test, three runs of the daemon against one 2-shard stream:
 
 1. fresh start: every event of batch 1 reaches S3 once; the lease table's checkpoints are
-   each shard's last record. SIGTERM: graceful shutdown, exit code 0.
-2. batch 2 produced while stopped; restart: resumes from the checkpoints, no loss, no
-   duplicate.
+   each shard's last record. SIGTERM to the launcher (a container runtime's stop):
+   graceful shutdown, exit code 0.
+2. batch 2 produced while stopped; restart with the sink's idle flush out of reach, so the
+   processors hold batch 2 in their buffers (a test handler notes what they received);
+   SIGINT to the whole process group (Ctrl-C in a terminal): the processors leave the
+   shutdown to the daemon, whose ``shutdownRequested`` makes them flush and checkpoint:
+   batch 2 is in S3 once, the checkpoints are each shard's last record, exit code 0.
 3. batch 3 with checkpoints held back (``SHARDFLOW_KCL_CHECKPOINT_INTERVAL_SECONDS``), so
    S3 is ahead of the lease table; SIGKILL the whole process group; restart: the replay
-   writes nothing twice and the checkpoints catch up.
+   writes nothing twice and the checkpoints catch up; SIGTERM to the whole process group
+   (systemd's ``KillMode=control-group``): exit code 0.
 
 After the SIGKILL the test deletes the dead worker's ``Leader`` item from
 ``<app>-CoordinatorState``: KCL 3 otherwise waits for the lock to expire (120 s). Clearing
@@ -24,23 +29,26 @@ test the 2.x-compatible mode instead of the one production runs).
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import kcl_seen_probe
 import pytest
 from kcl_harness import (
+    CHECKPOINT_TIMEOUT,
     FIRST_START_TIMEOUT,
-    REQUIRES_KCL_DAEMON,
     RESTART_TIMEOUT,
     Daemon,
     Pipeline,
     all_once,
     checkpointed,
+    handler_env,
 )
 
 from shardflow.emulator_h2 import Http2EmulatorProcess
 
-pytestmark = [pytest.mark.slow, REQUIRES_KCL_DAEMON]
+pytestmark = pytest.mark.slow
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +75,7 @@ def test_kcl_daemon_end_to_end_with_restart_and_crash(pipeline: Pipeline) -> Non
             "batch 1 in S3", all_once(p), FIRST_START_TIMEOUT
         )
         p.timings["first start: checkpoints"] = daemon.wait_for(
-            "batch 1 checkpoints", checkpointed(p), 60
+            "batch 1 checkpoints", checkpointed(p), CHECKPOINT_TIMEOUT
         )
         code, p.timings["SIGTERM to exit"] = daemon.terminate()
     finally:
@@ -78,22 +86,38 @@ def test_kcl_daemon_end_to_end_with_restart_and_crash(pipeline: Pipeline) -> Non
     assert set(counts) == set(p.ids)
     assert max(counts.values()) == 1
 
-    # -- run 2: produce while stopped, restart --------------------------------------------
+    # -- run 2: produce while stopped, restart, Ctrl-C with events in the buffers --------
     p.produce(batch=2, count=150)
-    daemon = Daemon(p, 2)
+    batch_2 = set(p.ids[-150:])
+    seen_dir = p.workdir / "seen"
+    seen_dir.mkdir()
+    held = handler_env(
+        "kcl_seen_probe:observe",
+        SHARDFLOW_TEST_SEEN_DIR=str(seen_dir),
+        SHARDFLOW_SINK_MAX_SPAN_SECONDS="3600",
+    )
+    daemon = Daemon(p, 2, held)
     try:
-        p.timings["restart after SIGTERM: all in S3"] = daemon.wait_for(
-            "batch 2 in S3", all_once(p), RESTART_TIMEOUT
+
+        def batch_2_received() -> tuple[bool, str]:
+            missing = len(batch_2 - kcl_seen_probe.seen(seen_dir))
+            return missing == 0, f"{missing} of {len(batch_2)} events not received yet"
+
+        p.timings["restart after SIGTERM: all received"] = daemon.wait_for(
+            "batch 2 in the processors", batch_2_received, RESTART_TIMEOUT
         )
-        daemon.wait_for("batch 2 checkpoints", checkpointed(p), 60)
-        code, _ = daemon.terminate()
+        assert not batch_2 & set(p.output_ids()), "batch 2 waits in the buffers"
+        code, p.timings["Ctrl-C (group SIGINT) to exit"] = daemon.terminate(
+            signal.SIGINT, group=True
+        )
     finally:
         if daemon.proc.poll() is None:
             daemon.kill()
     assert code == 0, daemon.tail()
     counts = p.output_ids()
-    assert set(counts) == set(p.ids), "no loss across the restart"
+    assert set(counts) == set(p.ids), f"flushed on shutdown, no loss:\n{daemon.tail()}"
     assert max(counts.values()) == 1, "no duplicate across the restart"
+    assert p.checkpoints() == p.last, f"final checkpoint on shutdown:\n{daemon.tail()}"
     checkpoints_before_crash = p.checkpoints()
 
     # -- run 3: S3 ahead of the checkpoints, SIGKILL, restart ---------------------------
@@ -111,10 +135,11 @@ def test_kcl_daemon_end_to_end_with_restart_and_crash(pipeline: Pipeline) -> Non
         p.timings["restart after SIGKILL: checkpoints"] = daemon.wait_for(
             "batch 3 checkpoints after the crash", checkpointed(p), RESTART_TIMEOUT
         )
-        code, _ = daemon.terminate()
+        code, p.timings["group SIGTERM to exit"] = daemon.terminate(group=True)
     finally:
         if daemon.proc.poll() is None:
             daemon.kill()
+    assert code == 0, daemon.tail()
     counts = p.output_ids()
     assert set(counts) == set(p.ids), "no loss across the crash"
     assert max(counts.values()) == 1, "the replay wrote no event twice"

@@ -29,23 +29,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from kcl_harness import (
     FIRST_START_TIMEOUT,
-    REQUIRES_KCL_DAEMON,
     SHARD_END,
     Daemon,
     Pipeline,
     all_once,
+    checkpointed,
+    handler_env,
 )
 
 from shardflow.emulator_h2 import Http2EmulatorProcess
 
-pytestmark = [pytest.mark.slow, REQUIRES_KCL_DAEMON]
+pytestmark = pytest.mark.slow
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +84,15 @@ def test_split_while_consuming_parent_finishes_before_children(
     )
     probes = tmp_path / "probes"
     probes.mkdir()
-    handler_env = {
-        "SHARDFLOW_KCL_HANDLER": "kcl_reshard_probe:observe",
-        "SHARDFLOW_TEST_PROBE_DIR": str(probes),
-        "SHARDFLOW_TEST_LEASE_TABLE": p.app,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])
-        ),
-    }
+    probe_env = handler_env(
+        "kcl_reshard_probe:observe",
+        SHARDFLOW_TEST_PROBE_DIR=str(probes),
+        SHARDFLOW_TEST_LEASE_TABLE=p.app,
+    )
 
     p.produce(batch=1, count=150)
     assert set(p.last) == {parent, other}
-    daemon = Daemon(p, 1, handler_env)
+    daemon = Daemon(p, 1, probe_env)
     try:
         p.timings["start: batch 1 in S3"] = daemon.wait_for(
             "batch 1 in S3", all_once(p), FIRST_START_TIMEOUT
@@ -112,7 +109,7 @@ def test_split_while_consuming_parent_finishes_before_children(
         )
         p.timings["split: every lease checkpointed"] = daemon.wait_for(
             "the parent at SHARD_END and the children checkpointed",
-            lambda: p.checkpoints() == expected,
+            checkpointed(p, expected),
             RESHARD_TIMEOUT,
         )
         code, _ = daemon.terminate()

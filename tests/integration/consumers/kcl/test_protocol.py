@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -276,3 +277,54 @@ def test_s3_failing_exits_without_checkpointing(kcl_env: Env) -> None:
         with pytest.raises(ProtocolError, match="exit code 3"):
             daemon.process_records(_batch())
         assert daemon.checkpoints == []
+
+
+# -- signals sent to the whole process group (Ctrl-C, systemd KillMode=control-group) -------
+
+
+def _buffered(kcl_env: Env, daemon: ScriptedDaemon) -> None:
+    """Three records processed and left in the buffer (the env's flush limits are high)."""
+    daemon.initialize(SHARD)
+    assert daemon.process_records([kcl_record(_event(n), str(100 + n)) for n in range(3)]) == []
+    assert kcl_env.keys() == []
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: signal.Signals(s).name
+)
+def test_group_signal_leaves_the_shutdown_to_the_daemon(kcl_env: Env, signum: int) -> None:
+    kcl_env.env["SHARDFLOW_SINK_MAX_RECORDS"] = "1000"
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        _buffered(kcl_env, daemon)
+        daemon.send_signal(signum)
+        # The signal is handled before this exchange completes: a child that died of it
+        # (KeyboardInterrupt, default SIGTERM) would never answer.
+        assert daemon.process_records([]) == []
+        asked = daemon.shutdown_requested(_durable_at_checkpoint(kcl_env))
+        assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("102", 0)]
+        assert daemon.lease_lost() == []
+        assert daemon.close() == 0
+    assert [str(p) for p in kcl_env.positions()] == ["100.0", "101.0", "102.0"]
+
+
+def test_group_signal_then_daemon_gone_exits_at_once(kcl_env: Env) -> None:
+    kcl_env.env["SHARDFLOW_SINK_MAX_RECORDS"] = "1000"
+    with ScriptedDaemon(kcl_env.env, timeout=20) as daemon:
+        _buffered(kcl_env, daemon)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.process_records([]) == []
+        assert daemon.close() == 0  # EOF: the daemon died; nothing checkpointed
+    assert kcl_env.keys() == []
+
+
+def test_group_signal_and_no_shutdown_from_the_daemon_exits_after_the_timeout(
+    kcl_env: Env,
+) -> None:
+    kcl_env.env["SHARDFLOW_SINK_MAX_RECORDS"] = "1000"
+    kcl_env.env["SHARDFLOW_KCL_SHUTDOWN_TIMEOUT_SECONDS"] = "1"
+    with ScriptedDaemon(kcl_env.env, timeout=30) as daemon:
+        _buffered(kcl_env, daemon)
+        daemon.send_signal(signal.SIGINT)
+        assert daemon.wait() == 128 + signal.SIGINT
+        assert daemon.checkpoints == []
+    assert kcl_env.keys() == []
