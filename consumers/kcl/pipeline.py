@@ -19,10 +19,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from consumers import DeadLetterError, Event, KinesisRecord, Origin, PoisonRecord, Position, decode
+from consumers import (
+    DeadLetterError,
+    Event,
+    KinesisRecord,
+    Origin,
+    PoisonRecord,
+    Position,
+    decode,
+    decode_user_record,
+)
 from consumers.errors import SinkError
 from consumers.kcl.errors import KclError
 from consumers.kcl.handler import Handler
+from shardflow import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +68,25 @@ class DeadLetters(Protocol):
 
 class PipelineError(KclError):
     """S3 or the dead-letter queue kept failing: stop without checkpointing further."""
+
+
+def _replacement(event: Event, result: object) -> Event | str:
+    """The event a handler's mapping stands for, or why it cannot be written.
+
+    It is written as an envelope, so it must be one, checked as a record's payload is
+    (JSON, the required attributes, a readable ``time``): an invalid one raised later, in
+    the sink, would escape the pipeline instead of dead-lettering this event.
+    """
+    if not isinstance(result, Mapping):
+        return f"handler returned {type(result).__name__}, expected a mapping or None"
+    try:
+        data = envelope.encode(result)
+    except TypeError as exc:
+        return f"handler returned a mapping JSON cannot hold: {exc}"
+    replaced = decode_user_record(data, event.origin)
+    if isinstance(replaced, PoisonRecord):
+        return f"handler returned an invalid envelope: {replaced.error}"
+    return replaced
 
 
 class ShardPipeline:
@@ -117,29 +146,28 @@ class ShardPipeline:
         self._with_retries("S3 flush", self._writer.flush_if_idle)
 
     def _apply_handler(self, event: Event) -> Event | None:
+        """The event to write (None: dead-lettered): the handler's result, or the event."""
         if self._handler is None:
             return event
         try:
             result = self._handler(event)
         except Exception as exc:
-            logger.warning(
-                "shard %s: handler failed on %s (%s): dead-lettering",
-                self._shard_id,
-                event.origin.position,
-                exc,
-            )
-            self._dead_letter(PoisonRecord.handler_failed(event, exc))
-            return None
-        if result is None:
-            return event
-        if not isinstance(result, Mapping):
-            self._dead_letter(
-                PoisonRecord.handler_failed(
-                    event, f"handler returned {type(result).__name__}, expected a mapping or None"
-                )
-            )
-            return None
-        return Event.from_envelope(dict(result), event.origin, event.raw)
+            why: str | Exception = exc
+        else:
+            if result is None:
+                return event
+            replaced = _replacement(event, result)
+            if isinstance(replaced, Event):
+                return replaced
+            why = replaced
+        logger.warning(
+            "shard %s: handler failed on %s (%s): dead-lettering",
+            self._shard_id,
+            event.origin.position,
+            why,
+        )
+        self._dead_letter(PoisonRecord.handler_failed(event, why))
+        return None
 
     def _dead_letter(self, poison: PoisonRecord) -> None:
         if self._dlq is None:

@@ -14,18 +14,28 @@ Lifecycle, and what each step does with checkpoints:
 * ``lease_lost``: stop; no flush, no checkpoint (another worker owns the shard now).
 
 amazon_kclpy catches every exception a processor raises and still acknowledges the
-message, so nothing here relies on raising: each step decides itself. When S3 or the
-dead-letter queue keeps failing, the processor exits (``SystemExit``, which kclpy lets
-through); the daemon then stops and, restarted, replays from the last checkpoint.
+message, so nothing here relies on raising: each step decides itself. A swallowed
+exception would be data loss (the rest of the batch skipped, a later checkpoint passing
+it), so when S3 or the dead-letter queue keeps failing, or anything unexpected is raised,
+the processor exits (``SystemExit``, which kclpy lets through). The MultiLangDaemon then
+exits too (it ends the JVM when a child fails, after shutting the other shards'
+processors down gracefully): restarted by its supervisor, it replays from the last
+checkpoint, and the sink's manifests keep the replay from writing anything twice.
+
+The idle flush (an event buffered ``max_span_seconds`` ago, by wall clock) runs only when
+the daemon reports the shard caught up (``millisBehindLatest`` 0, or not reported): while
+the processor is behind, more records are waiting, and their arrival times close the
+buffer at a boundary a replay reproduces, instead of one per GetRecords batch.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, NoReturn, TypeVar
 
 from amazon_kclpy.v3 import processor as kclpy_processor
 
@@ -38,8 +48,32 @@ logger = logging.getLogger(__name__)
 
 #: Exit code when S3 or the dead-letter queue keeps failing (the daemon replays on restart).
 EXIT_IO_FAILURE: Final = 3
+#: Exit code after an unexpected exception (a bug): kclpy would swallow it and go on.
+EXIT_UNEXPECTED: Final = 4
 
 WriterFactory = Callable[[str, Position | None], Writer]
+_Step = TypeVar("_Step", bound=Callable[..., None])
+
+
+def _exit_on_unexpected(step: _Step) -> _Step:
+    """Turn an exception escaping a lifecycle step into an exit: kclpy would print it and
+    acknowledge the message, and the next batch would carry on past unprocessed records."""
+
+    @functools.wraps(step)
+    def guarded(self: KclRecordProcessor, *args: Any) -> None:
+        try:
+            step(self, *args)
+        except Exception:
+            logger.exception(
+                "shard %s: unexpected error in %s; exiting so the daemon restarts from "
+                "checkpoint %s",
+                self._shard_id,
+                step.__name__,
+                self._checkpointed,
+            )
+            sys.exit(EXIT_UNEXPECTED)
+
+    return guarded  # type: ignore[return-value]
 
 
 def resume_position(
@@ -49,6 +83,12 @@ def resume_position(
     if sequence_number is None or not sequence_number.isdigit():
         return None
     return Position(sequence_number, sub_sequence_number)
+
+
+def _caught_up(process_records_input: Any) -> bool:
+    """True unless the daemon reports the shard behind its tip (more records are waiting)."""
+    behind = getattr(process_records_input, "millis_behind_latest", None)
+    return behind is None or behind <= 0
 
 
 class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[misc]
@@ -86,6 +126,7 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
 
     # -- lifecycle ---------------------------------------------------------------------
 
+    @_exit_on_unexpected
     def initialize(self, initialize_input: Any) -> None:
         """Open the writer at the resume position."""
         self._shard_id = initialize_input.shard_id
@@ -107,6 +148,7 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
             sleep=self._sleep,
         )
 
+    @_exit_on_unexpected
     def process_records(self, process_records_input: Any) -> None:
         """Decode and write the batch, then checkpoint what is durable."""
         if self._stopped:
@@ -128,11 +170,13 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
             self._fail(exc)
         try:
             pipeline.process(records)
-            pipeline.flush_if_idle()
+            if _caught_up(process_records_input):
+                pipeline.flush_if_idle()
         except PipelineError as exc:
             self._fail(exc)
         self._checkpoint(process_records_input.checkpointer, force=False)
 
+    @_exit_on_unexpected
     def lease_lost(self, lease_lost_input: Any) -> None:  # noqa: ARG002 - kclpy's signature
         """Stop without flushing or checkpointing: another worker owns the shard now."""
         if self._shutting_down:
@@ -147,23 +191,27 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
         )
         self._stopped = True
 
+    @_exit_on_unexpected
     def shard_ended(self, shard_ended_input: Any) -> None:
         """Flush, then checkpoint at SHARD_END so the child shards can start."""
         if self._stopped:
             return
         self._flush_or_exit()
-        outcome = checkpoint(
-            shard_ended_input.checkpointer,
-            None,
-            shard_id=self._shard_id,
-            attempts=self._config.checkpoint_attempts,
-            backoff=self._config.checkpoint_backoff,
-            sleep=self._sleep,
-        )
+        # No position: the KCL checkpoints SHARD_END (the daemon's checkpoint() at shard end).
+        outcome = self._checkpoint_at(shard_ended_input.checkpointer, None)
         if outcome is Outcome.DONE:
             logger.info("shard %s: shard ended, checkpointed at SHARD_END", self._shard_id)
+        elif outcome is Outcome.DEFERRED:
+            logger.error(
+                "shard %s: shard ended but the SHARD_END checkpoint was not written: the KCL "
+                "drops the lease and a worker reads the shard again from checkpoint %s (the "
+                "sink writes nothing twice); its children start after that",
+                self._shard_id,
+                self._checkpointed,
+            )
         self._stopped = True
 
+    @_exit_on_unexpected
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
         """Flush, then checkpoint: the worker is shutting down gracefully."""
         if self._stopped:
@@ -186,7 +234,7 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
         except PipelineError as exc:
             self._fail(exc)
 
-    def _fail(self, exc: Exception) -> None:
+    def _fail(self, exc: Exception) -> NoReturn:
         logger.error(
             "shard %s: %s; exiting so the daemon restarts from checkpoint %s",
             self._shard_id,
@@ -202,7 +250,17 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
         now = self._clock()
         if not force and now - self._last_checkpoint_at < self._config.checkpoint_interval:
             return
-        outcome = checkpoint(
+        outcome = self._checkpoint_at(checkpointer, position)
+        if outcome is Outcome.DONE:
+            self._checkpointed = position
+            self._last_checkpoint_at = now
+        elif outcome is Outcome.STOP:
+            self._stopped = True
+
+    def _checkpoint_at(
+        self, checkpointer: SupportsCheckpoint, position: Position | None
+    ) -> Outcome:
+        return checkpoint(
             checkpointer,
             position,
             shard_id=self._shard_id,
@@ -210,8 +268,3 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
             backoff=self._config.checkpoint_backoff,
             sleep=self._sleep,
         )
-        if outcome is Outcome.DONE:
-            self._checkpointed = position
-            self._last_checkpoint_at = now
-        elif outcome is Outcome.STOP:
-            self._stopped = True

@@ -13,6 +13,7 @@ import signal
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +329,58 @@ def test_group_signal_and_no_shutdown_from_the_daemon_exits_after_the_timeout(
         assert daemon.wait() == 128 + signal.SIGINT
         assert daemon.checkpoints == []
     assert kcl_env.keys() == []
+
+
+# -- handler results, idle flush, unexpected errors ----------------------------------------
+
+
+def test_handler_returning_an_invalid_envelope_dead_letters_that_event_only(
+    kcl_env: Env, tmp_path: Path
+) -> None:
+    (tmp_path / "bad_handler.py").write_text(
+        textwrap.dedent(
+            """
+            def handle(event):
+                n = event.envelope["data"]["n"]
+                if n == 1:
+                    return {**event.envelope, "time": "yesterday"}
+                if n == 2:
+                    return {k: v for k, v in event.envelope.items() if k != "id"}
+                if n == 3:
+                    return {**event.envelope, "data": object()}
+                return None
+            """
+        )
+    )
+    kcl_env.env["PYTHONPATH"] = str(tmp_path)
+    kcl_env.env["SHARDFLOW_KCL_HANDLER"] = "bad_handler:handle"
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        daemon.process_records([kcl_record(_event(n), str(100 + n)) for n in range(1, 5)])
+        asked = daemon.shutdown_requested()
+        assert daemon.close() == 0
+    assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("104", 0)]
+    assert [str(p) for p in kcl_env.positions()] == ["104.0"]
+    letters = kcl_env.dead_letters()
+    assert [d["reason"] for d in letters] == ["handler_failed"] * 3
+    errors = " | ".join(str(d.get("error")) for d in letters)
+    assert "time" in errors
+    assert "'id'" in errors
+    assert "JSON" in errors
+
+
+def test_idle_buffer_is_flushed_on_an_empty_batch_once_caught_up(kcl_env: Env) -> None:
+    kcl_env.env["SHARDFLOW_SINK_MAX_RECORDS"] = "1000"
+    kcl_env.env["SHARDFLOW_SINK_MAX_SPAN_SECONDS"] = "60"
+    old = datetime.now(UTC) - timedelta(minutes=5)
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        records = [kcl_record(_event(n), str(100 + n), arrival=old) for n in range(3)]
+        # Behind the tip: more records wait, whose arrival times will close the buffer.
+        assert daemon.process_records(records, millis_behind_latest=240_000) == []
+        assert daemon.process_records([], millis_behind_latest=1_000) == []
+        assert kcl_env.keys() == []
+        # Caught up (callProcessRecordsEvenForEmptyRecordList): the idle buffer is written.
+        asked = daemon.process_records([], millis_behind_latest=0)
+        assert [(c.sequence_number, c.sub_sequence_number) for c in asked] == [("102", 0)]
+        assert [str(p) for p in kcl_env.positions()] == ["100.0", "101.0", "102.0"]
