@@ -10,7 +10,8 @@ from shardflow.errors import ConfigError
 
 
 def load_callable(spec: str, *, field: str = "handler") -> Callable[..., Any]:
-    """The callable ``spec`` names: ``package.module.function`` or ``package.module:function``.
+    """The callable ``spec`` names: ``package.module.function`` or ``package.module:function``
+    (after a colon, a dotted path inside the module: ``package.module:Class.method``).
 
     Raises :class:`~shardflow.errors.ConfigError` (naming ``field``) when the module cannot
     be imported or has no such callable.
@@ -22,7 +23,9 @@ def load_callable(spec: str, *, field: str = "handler") -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(field, f"cannot import {module_name!r} for {spec!r}: {exc}") from exc
-    target = getattr(module, attr, None)
+    target: Any = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
     if not callable(target):
         raise ConfigError(field, f"{module_name!r} has no callable {attr!r}")
     return target  # type: ignore[no-any-return]

@@ -9,6 +9,7 @@ only adds defaults for the local emulator.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Final
 
 from shardflow.errors import ConfigError
@@ -116,9 +117,12 @@ EVENT_SOURCE_MAPPING_VARIABLES: Final = (
 )
 
 
-def env(name: str, default: str | None = None) -> str | None:
-    """The value of environment variable ``name``, or ``default`` when unset or empty."""
-    value = os.environ.get(name)
+def env(
+    name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The value of environment variable ``name`` (in ``environ``, default the process
+    environment), or ``default`` when unset or empty."""
+    value = (os.environ if environ is None else environ).get(name)
     return value if value else default
 
 
@@ -147,9 +151,9 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(name, f"expected an integer, got {value!r}") from exc
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, *, environ: Mapping[str, str] | None = None) -> float:
     """Environment variable ``name`` as a float; :class:`ConfigError` naming it when malformed."""
-    value = env(name)
+    value = env(name, environ=environ)
     if value is None:
         return default
     try:

@@ -7,7 +7,6 @@ launcher (``shardflow consume kcl``) sets these variables (names in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -67,20 +66,12 @@ class ProcessorConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProcessorConfig:
         """The configuration the environment describes (defaults for what is unset)."""
-        env = os.environ if environ is None else environ
 
         def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value else None
+            return settings.env(name, environ=environ)
 
         def number(name: str, default: float) -> float:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                return float(raw)
-            except ValueError as exc:
-                raise ConfigError(name, f"must be a number, got {raw!r}") from exc
+            return settings.env_float(name, default, environ=environ)
 
         return cls(
             stream=get(settings.STREAM) or resources.STREAM,

@@ -9,31 +9,18 @@ protocol; the processor redirects stray prints to stderr anyway).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from consumers import Event
-from shardflow.errors import ConfigError
+from shardflow import settings
+from shardflow.imports import load_callable
 
 Handler = Callable[[Event], Mapping[str, Any] | None]
 
 
 def load_handler(spec: str) -> Handler:
-    """Import ``package.module:function``; :class:`ConfigError` if it is not a callable."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError("handler", f"{spec!r} is not package.module:function")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError("handler", f"cannot import {module_name!r}: {exc}") from exc
-    target: Any = module
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            raise ConfigError("handler", f"{module_name!r} has no attribute {attr!r}")
-    if not callable(target):
-        raise ConfigError("handler", f"{spec!r} is not callable")
-    handler: Handler = target
+    """Import ``package.module:function``; :class:`~shardflow.errors.ConfigError` naming
+    ``SHARDFLOW_KCL_HANDLER`` if it is not a callable."""
+    handler: Handler = load_callable(spec, field=settings.KCL_HANDLER)
     return handler
