@@ -5,7 +5,8 @@ Two ways to run it:
 * :class:`EmbeddedEmulator` in this process (a thread), as the test fixture and the demo do;
   port 0 picks a free port.
 * :class:`EmulatorProcess` as a child process (``python -m shardflow.emulator``), which
-  keeps the emulator's work off the caller's GIL: benchmarks and ``shardflow local`` use it.
+  keeps the emulator's work off the caller's GIL: benchmarks and ``shardflow demo`` use it
+  (``shardflow local`` serves in the foreground: :func:`serve`).
 
 Both serve every service moto implements (Kinesis, DynamoDB, S3, SQS, IAM, …) on one
 endpoint, like LocalStack on port 4566. moto is an optional dependency (extra ``local``).
@@ -20,12 +21,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import IO, Any, Self
 
 from shardflow import settings
 from shardflow.errors import ShardflowError
@@ -33,6 +35,7 @@ from shardflow.errors import ShardflowError
 logger = logging.getLogger(__name__)
 
 _READY_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
 
 
 class EmulatorError(ShardflowError):
@@ -83,7 +86,31 @@ def wait_until_ready(
     raise EmulatorError(f"emulator at {endpoint_url} did not answer within {timeout}s: {last}")
 
 
-class EmbeddedEmulator:
+class _Served:
+    """``with`` support for anything with ``start()`` and ``stop()``."""
+
+    def start(self) -> str:
+        """Start serving; return the endpoint URL."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedEmulator(_Served):
     """moto server in a thread of this process.
 
     >>> with EmbeddedEmulator() as emu:          # doctest: +SKIP
@@ -123,21 +150,19 @@ class EmbeddedEmulator:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> EmbeddedEmulator:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+class EmulatorProcess(_Served):
+    """The emulator as a child process (``python -m MODULE --host H --port P``), which keeps
+    its work off the caller's GIL; this class runs moto's own server
+    (``python -m shardflow.emulator``), subclasses other servers of the same emulator
+    (:class:`shardflow.emulator_h2.Http2EmulatorProcess`).
 
+    ``start`` returns once the child answers HTTP, or raises :class:`EmulatorError` with the
+    child's own error when it exited first (a port taken, a dependency missing).
+    """
 
-class EmulatorProcess:
-    """moto server as a child process (``python -m shardflow.emulator``)."""
+    #: The module the child runs.
+    module = "shardflow.emulator"
 
     def __init__(self, host: str = settings.LOCAL_HOST, port: int | None = None) -> None:
         self._host = host
@@ -149,53 +174,65 @@ class EmulatorProcess:
         """``http://host:port`` of the child's server."""
         return f"http://{self._host}:{self._port}"
 
+    @property
+    def port(self) -> int:
+        """The TCP port the child listens on."""
+        return self._port
+
+    def check_dependencies(self) -> None:
+        """Raise :class:`EmulatorError` here, naming the extra, when the child could not run."""
+        _require_moto()
+
+    def arguments(self) -> list[str]:
+        """Command-line arguments of the child after ``--host`` and ``--port``."""
+        return []
+
     def start(self) -> str:
         """Start the child and wait until it answers; return the endpoint URL."""
-        _require_moto()
+        self.check_dependencies()
+        argv = [sys.executable, "-m", self.module, "--host", self._host, "--port", str(self._port)]
         self._proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "shardflow.emulator",
-                "--host",
-                self._host,
-                "--port",
-                str(self._port),
-            ],
+            [*argv, *self.arguments()],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            # Errors (a port taken, ...) are kept to be reported below.
+            stderr=None if logger.isEnabledFor(logging.DEBUG) else subprocess.PIPE,
         )
         try:
-            wait_until_ready(self.endpoint_url)
-        except EmulatorError:
+            wait_until_ready(self.endpoint_url, exited=self._proc.poll)
+        except EmulatorError as exc:
+            detail = self._child_stderr()
             self.stop()
-            raise
+            raise EmulatorError(f"{exc}{detail}") from exc
+        if self._proc.stderr is not None:
+            # Nobody reads it from here on: a full pipe would block the server.
+            threading.Thread(target=_drain, args=(self._proc.stderr,), daemon=True).start()
+        logger.info("%s (pid %d) on %s", self.module, self._proc.pid, self.endpoint_url)
         return self.endpoint_url
 
+    def _child_stderr(self) -> str:
+        if self._proc is None or self._proc.stderr is None or self._proc.poll() is None:
+            return ""
+        text = self._proc.stderr.read().decode(errors="replace").strip()
+        return f"; the emulator exited with {self._proc.returncode}: {text}" if text else ""
+
     def stop(self) -> None:
-        """Terminate the child (SIGTERM, then SIGKILL after 5 s)."""
+        """Terminate the child (SIGTERM, then SIGKILL after 10 s)."""
         if self._proc is None:
             return
         with contextlib.suppress(ProcessLookupError):
             self._proc.terminate()
         try:
-            self._proc.wait(timeout=5)
+            self._proc.wait(timeout=_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
 
-    def __enter__(self) -> EmulatorProcess:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+def _drain(stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        while stream.read(65536):
+            pass
 
 
 def serve(host: str = settings.LOCAL_HOST, port: int = settings.LOCAL_PORT) -> None:
@@ -227,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.LOCAL_PORT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("SHARDFLOW_LOG_LEVEL", "WARNING"))
-    serve(args.host, args.port)
+    try:
+        serve(args.host, args.port)
+    except EmulatorError as exc:
+        print(f"shardflow.emulator: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     return 0
 
 

@@ -18,30 +18,19 @@ moto and hypercorn are optional dependencies (extra ``local``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
-import subprocess
 import sys
-import threading
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from shardflow import settings
-from shardflow.emulator import EmulatorError, free_port, wait_until_ready
+from shardflow.emulator import EmulatorError, EmulatorProcess
 
 logger = logging.getLogger(__name__)
 
 #: S3 part uploads go through the WSGI bridge as one body; hypercorn's default is 16 MiB.
 _MAX_BODY = 128 * 1024 * 1024
-_STOP_TIMEOUT = 10.0
-
-
-def _drain(stream: IO[bytes]) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        while stream.read(65536):
-            pass
 
 
 def wsgi_app() -> Any:
@@ -106,12 +95,14 @@ def serve_http2(
         raise EmulatorError(f"cannot listen on {host}:{port}: {exc}") from exc
 
 
-class Http2EmulatorProcess:
+class Http2EmulatorProcess(EmulatorProcess):
     """The HTTP/2 emulator as a child process (``python -m shardflow.emulator_h2``).
 
     >>> with Http2EmulatorProcess() as emu:      # doctest: +SKIP
     ...     os.environ["AWS_ENDPOINT_URL"] = emu.endpoint_url
     """
+
+    module = "shardflow.emulator_h2"
 
     def __init__(
         self,
@@ -120,77 +111,17 @@ class Http2EmulatorProcess:
         *,
         aws_resharding: bool = False,
     ) -> None:
-        self._host = host
-        self._port = port or free_port(host)
+        super().__init__(host, port)
         self._aws_resharding = aws_resharding
-        self._proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def endpoint_url(self) -> str:
-        """``http://host:port`` of the child's server."""
-        return f"http://{self._host}:{self._port}"
-
-    @property
-    def port(self) -> int:
-        """The TCP port the child listens on."""
-        return self._port
-
-    def start(self) -> str:
-        """Start the child and wait until it answers; return the endpoint URL."""
+    def check_dependencies(self) -> None:
+        """moto and hypercorn must be importable."""
         wsgi_app()
         _hypercorn()
-        argv = [sys.executable, "-m", "shardflow.emulator_h2", "--host", self._host]
-        argv += ["--port", str(self._port)]
-        if self._aws_resharding:
-            argv.append("--aws-resharding")
-        self._proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.DEVNULL,
-            # Errors (a shim that refuses to install) are kept to be reported below.
-            stderr=None if logger.isEnabledFor(logging.DEBUG) else subprocess.PIPE,
-        )
-        try:
-            wait_until_ready(self.endpoint_url, exited=self._proc.poll)
-        except EmulatorError as exc:
-            detail = self._child_stderr()
-            self.stop()
-            raise EmulatorError(f"{exc}{detail}") from exc
-        if self._proc.stderr is not None:
-            # Nobody reads it from here on: a full pipe would block the server.
-            threading.Thread(target=_drain, args=(self._proc.stderr,), daemon=True).start()
-        logger.info("HTTP/2 emulator (pid %d) on %s", self._proc.pid, self.endpoint_url)
-        return self.endpoint_url
 
-    def _child_stderr(self) -> str:
-        if self._proc is None or self._proc.stderr is None or self._proc.poll() is None:
-            return ""
-        text = self._proc.stderr.read().decode(errors="replace").strip()
-        return f"; the emulator exited with {self._proc.returncode}: {text}" if text else ""
-
-    def stop(self) -> None:
-        """Terminate the child (SIGTERM, then SIGKILL after 10 s)."""
-        if self._proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self._proc.terminate()
-        try:
-            self._proc.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
-
-    def __enter__(self) -> Http2EmulatorProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def arguments(self) -> list[str]:
+        """``--aws-resharding`` when asked for."""
+        return ["--aws-resharding"] if self._aws_resharding else []
 
 
 def main(argv: list[str] | None = None) -> int:
