@@ -133,6 +133,10 @@ class EmbeddedEmulator(_Served):
     def start(self) -> str:
         """Start serving; return the endpoint URL."""
         server_mod = _require_moto()
+        quiet_request_log()
+        if self._port:
+            # moto binds in its server thread and, if that fails, waits forever for it.
+            _check_can_listen(self._host, self._port)
         try:
             self._server = server_mod.ThreadedMotoServer(
                 ip_address=self._host, port=self._port, verbose=False
@@ -233,6 +237,27 @@ def _drain(stream: IO[bytes]) -> None:
     with contextlib.suppress(OSError, ValueError):
         while stream.read(65536):
             pass
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As werkzeug binds: a port in TIME_WAIT is free, one someone listens on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise EmulatorError(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another emulator or "
+                "LocalStack on that port? pass another --port)"
+            ) from exc
+
+
+def quiet_request_log() -> None:
+    """Keep werkzeug from logging every request (it sets itself to INFO when unset): its
+    level follows the root logger's, so ``--log-level INFO`` still shows requests."""
+    werkzeug = logging.getLogger("werkzeug")
+    if werkzeug.level == logging.NOTSET:
+        werkzeug.setLevel(logging.getLogger().getEffectiveLevel())
 
 
 def serve(host: str = settings.LOCAL_HOST, port: int = settings.LOCAL_PORT) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from shardflow.emulator import EmbeddedEmulator, EmulatorProcess
+import pytest
+
+from shardflow.emulator import EmbeddedEmulator, EmulatorError, EmulatorProcess
+from shardflow.emulator_h2 import Http2EmulatorProcess
 
 
 def test_fixture_endpoint_serves_kinesis(
@@ -37,3 +41,27 @@ def test_thread_and_process_emulators_start_and_stop() -> None:
             )
             url = sqs.create_queue(QueueName="q")["QueueUrl"]
             assert "q" in url
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port someone else listens on (and never answers)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_in_process_emulator_on_a_taken_port_fails_at_once(taken_port: int) -> None:
+    # moto's threaded server would wait forever for its server thread to bind.
+    with pytest.raises(EmulatorError, match=f"cannot listen on 127.0.0.1:{taken_port}"):
+        EmbeddedEmulator(port=taken_port).start()
+
+
+@pytest.mark.parametrize("emu_cls", [EmulatorProcess, Http2EmulatorProcess])
+def test_a_child_that_cannot_serve_fails_fast_with_its_error(
+    emu_cls: type[EmulatorProcess], taken_port: int
+) -> None:
+    # "exited with": the wait noticed the dead child instead of timing out.
+    with pytest.raises(EmulatorError, match=r"exited with 1.*cannot listen"):
+        emu_cls(port=taken_port).start()

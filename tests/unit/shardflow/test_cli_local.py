@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -23,3 +24,12 @@ def test_aws_resharding_reaches_the_http2_server(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(emulator_h2, "serve_http2", serve_http2)
     assert cli.main(["local", "--http2", "--aws-resharding", "--port", "4599"]) == 0
     assert calls == [("127.0.0.1", 4599, True)]
+
+
+def test_a_taken_port_is_an_error_not_a_hang(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["local", "--port", str(port)]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
