@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from shardflow import settings
@@ -44,7 +45,32 @@ def wsgi_app() -> Any:
         raise EmulatorError(
             "the embedded emulator needs moto: pip install 'shardflow[local]'"
         ) from exc
-    return DomainDispatcherApplication(create_backend_app)
+    return _never_empty(DomainDispatcherApplication(create_backend_app))
+
+
+def _never_empty(app: Any) -> Any:
+    """``app`` with every response body at least one (possibly empty) chunk long.
+
+    hypercorn's WSGI bridge (0.18) sends the status line with the first body chunk, so a
+    response without any (every HEAD: S3 HeadBucket, HeadObject) reached the client as a
+    500 "Unexpected message type".
+    """
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        body = app(environ, start_response)
+        try:
+            empty = True
+            for chunk in body:
+                empty = False
+                yield chunk
+            if empty:
+                yield b""
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wrapped
 
 
 def _hypercorn() -> tuple[Any, Any]:

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import boto3
 import h2.connection
 import h2.events
+import pytest
 
 from shardflow.emulator_h2 import Http2EmulatorProcess
 
@@ -57,3 +58,22 @@ def test_http2_emulator_serves_both_protocols_on_one_port() -> None:
         status, body = _h2_get(emu.endpoint_url, "/moto-api/data.json")
         assert status == 200
         assert b"h2-stream" in body
+
+
+def test_responses_without_a_body_reach_the_client() -> None:
+    # HEAD answers have no body: hypercorn's WSGI bridge used to turn them into 500s, which
+    # broke `shardflow bootstrap` (HeadBucket) against `shardflow local --http2`.
+    with Http2EmulatorProcess() as emu:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=emu.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        s3.create_bucket(Bucket="h2-bucket")
+        s3.put_object(Bucket="h2-bucket", Key="k", Body=b"v")
+        assert s3.head_bucket(Bucket="h2-bucket")["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert s3.head_object(Bucket="h2-bucket", Key="k")["ContentLength"] == 1
+        with pytest.raises(s3.exceptions.ClientError, match="404"):
+            s3.head_object(Bucket="h2-bucket", Key="missing")
