@@ -636,7 +636,12 @@ class _Run:
                     {"ServerSideEncryptionConfiguration": _bucket_encryption(self.report.key_arn)},
                 )
             )
-        if spec.tls_only:
+        left_out = ""
+        if spec.tls_only and str(s3.meta.endpoint_url).startswith("http://"):
+            # Every request to a plain-HTTP endpoint is insecure transport: the policy would
+            # deny them all (moto enforces it), and the bucket would be unusable.
+            left_out = "TLS-only policy left out: the endpoint is plain HTTP"
+        elif spec.tls_only:
             steps.append(
                 ("PutBucketPolicy", s3.put_bucket_policy, {"Policy": tls_only_policy(spec.name)})
             )
@@ -644,8 +649,10 @@ class _Run:
             ok, _ = self._optional(resource, what, fn, Bucket=spec.name, **kwargs)
             if not ok:
                 unsupported.append(what)
-        detail = f"not supported: {', '.join(unsupported)}" if unsupported else ""
-        self._record(resource, outcome, detail)
+        details = [left_out] if left_out else []
+        if unsupported:
+            details.append(f"not supported: {', '.join(unsupported)}")
+        self._record(resource, outcome, "; ".join(details))
 
     # --- SQS ------------------------------------------------------------------------------
 
