@@ -53,6 +53,8 @@ MAIN_CLASS: Final = "software.amazon.kinesis.multilang.MultiLangDaemon"
 #: The processor the daemon starts for every shard it leases.
 PROCESSOR_MODULE: Final = "consumers.kcl"
 _MULTILANG_JAR_GLOB: Final = "amazon-kinesis-client-multilang-*.jar"
+#: The sink's idle-flush span against a local endpoint (SHARDFLOW_SINK_MAX_SPAN_SECONDS).
+LOCAL_SINK_MAX_SPAN_SECONDS: Final = 10.0
 #: Past the shutdown grace, the daemon still needs a lease-failover period to exit.
 _EXIT_MARGIN_SECONDS: Final = 30.0
 
@@ -209,6 +211,9 @@ def daemon_env(config: LaunchConfig, base: Mapping[str, str] | None = None) -> d
             # Emulators accept any credentials; the SDKs refuse to sign without some.
             env.setdefault("AWS_ACCESS_KEY_ID", "test")
             env.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+            # A local run shows its output within seconds, not after the sink's 300 s
+            # production default (a few large objects per shard for Athena).
+            env.setdefault(settings.SINK_MAX_SPAN_SECONDS, f"{LOCAL_SINK_MAX_SPAN_SECONDS:g}")
     return env
 
 

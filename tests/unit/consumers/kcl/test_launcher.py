@@ -133,3 +133,24 @@ def test_cli_rejects_bad_application_name(capsys: pytest.CaptureFixture[str]) ->
     assert isinstance(args, argparse.Namespace)
     assert args.func(args) == 2
     assert "application" in capsys.readouterr().err
+
+
+def test_processor_environment_locally_and_against_aws(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("SHARDFLOW_SINK_MAX_SPAN_SECONDS", "SHARDFLOW_KCL_SHUTDOWN_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    local = launcher.daemon_env(_config(tmp_path, "http://127.0.0.1:4566"))
+    # Output within seconds locally; a processor outlives a signal as long as the launcher
+    # waits for the daemon (shutdown grace 20 s + 30 s).
+    assert local["SHARDFLOW_SINK_MAX_SPAN_SECONDS"] == "10"
+    assert local["SHARDFLOW_KCL_SHUTDOWN_TIMEOUT_SECONDS"] == "50"
+    remote = launcher.daemon_env(_config(tmp_path, None))
+    assert "SHARDFLOW_SINK_MAX_SPAN_SECONDS" not in remote  # the sink's own default
+    monkeypatch.setenv("SHARDFLOW_SINK_MAX_SPAN_SECONDS", "120")
+    assert (
+        launcher.daemon_env(_config(tmp_path, "http://127.0.0.1:4566"))[
+            "SHARDFLOW_SINK_MAX_SPAN_SECONDS"
+        ]
+        == "120"
+    )
