@@ -277,6 +277,8 @@ def summarize(
     rate = produced.sent / max(produced.seconds, 1e-9)
     consume_rate = queried.events / max(consumed.seconds, 1e-9)
     lines = [
+        "pipeline          producer -> Kinesis -> Lambda handler (local event source mapping) "
+        "-> S3 (Parquet) -> shardflow query (DuckDB)",
         f"stream            {stream}",
         f"events sent       {produced.sent} ({produced.failed} failed) in "
         f"{produced.kinesis_records} Kinesis records, {produced.bytes / 1e6:.1f} MB",
@@ -297,6 +299,8 @@ def summarize(
         f"consume           {consumed.seconds:.2f} s ({consume_rate:,.0f} events/s through the "
         "local event source mapping, handler and S3 sink)",
         f"result            {'OK' if ok else 'PROBLEMS (see above)'}",
+        "next              make test (every test); README.md: the producer API, the KCL "
+        "consumer, shardflow local, Terraform",
     ]
     return lines, ok
 
