@@ -10,6 +10,7 @@ import h2.connection
 import h2.events
 import pytest
 
+from shardflow import aws
 from shardflow.emulator_h2 import Http2EmulatorProcess
 
 
@@ -64,13 +65,7 @@ def test_responses_without_a_body_reach_the_client() -> None:
     # HEAD answers have no body: hypercorn's WSGI bridge used to turn them into 500s, which
     # broke `shardflow bootstrap` (HeadBucket) against `shardflow local --http2`.
     with Http2EmulatorProcess() as emu:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=emu.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+        s3 = aws.client("s3", endpoint_url=emu.endpoint_url, region="us-east-1")
         s3.create_bucket(Bucket="h2-bucket")
         s3.put_object(Bucket="h2-bucket", Key="k", Body=b"v")
         assert s3.head_bucket(Bucket="h2-bucket")["ResponseMetadata"]["HTTPStatusCode"] == 200
