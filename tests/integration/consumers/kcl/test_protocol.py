@@ -280,6 +280,25 @@ def test_s3_failing_exits_without_checkpointing(kcl_env: Env) -> None:
         assert daemon.checkpoints == []
 
 
+def test_dead_letter_queue_failing_exits_without_checkpointing_past_the_poison(
+    kcl_env: Env,
+) -> None:
+    kcl_env.env["SHARDFLOW_DLQ_URL"] = kcl_env.queue_url + "-no-such-queue"
+    kcl_env.env["SHARDFLOW_SINK_MAX_RECORDS"] = "1"
+    with ScriptedDaemon(kcl_env.env) as daemon:
+        daemon.initialize(SHARD)
+        records = [
+            kcl_record(_event(1), "100"),
+            kcl_record(b"not json", "200"),
+            kcl_record(_event(2), "300"),
+        ]
+        with pytest.raises(ProtocolError, match="exit code 3"):
+            daemon.process_records(records)
+        assert daemon.checkpoints == []  # 100 was written, but the batch never finished
+    # Nothing after the poison record was written: a restart replays from the checkpoint.
+    assert [str(p) for p in kcl_env.positions()] == ["100.0"]
+
+
 # -- signals sent to the whole process group (Ctrl-C, systemd KillMode=control-group) -------
 
 
