@@ -52,6 +52,11 @@ def _require_moto() -> Any:
     return moto.server
 
 
+def endpoint_url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def free_port(host: str = settings.LOCAL_HOST) -> int:
     """A TCP port nobody listens on right now (for tests that need a fixed port up front)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -128,7 +133,7 @@ class EmbeddedEmulator(_Served):
         if self._server is None:
             raise EmulatorError("emulator is not running")
         host, port = self._server.get_host_and_port()
-        return f"http://{host}:{port}"
+        return endpoint_url(host, port)
 
     def start(self) -> str:
         """Start serving; return the endpoint URL."""
@@ -176,7 +181,7 @@ class EmulatorProcess(_Served):
     @property
     def endpoint_url(self) -> str:
         """``http://host:port`` of the child's server."""
-        return f"http://{self._host}:{self._port}"
+        return endpoint_url(self._host, self._port)
 
     @property
     def port(self) -> int:
@@ -240,16 +245,17 @@ def _drain(stream: IO[bytes]) -> None:
 
 
 def _check_can_listen(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As werkzeug binds: a port in TIME_WAIT is free, one someone listens on is not.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise EmulatorError(
-                f"cannot listen on {host}:{port}: {exc.strerror} (another emulator or "
-                "LocalStack on that port? pass another --port)"
-            ) from exc
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            # As werkzeug binds: a port in TIME_WAIT is free, one someone listens on is not.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        raise EmulatorError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another emulator or "
+            "LocalStack on that port? pass another --port)"
+        ) from exc
 
 
 def quiet_request_log() -> None:

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from shardflow import settings
-from shardflow.emulator import EmulatorError, serve
+from shardflow.emulator import EmulatorError, endpoint_url, serve
 
 
 def register(sub: Any) -> None:
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM."""
-    url = f"http://{args.host}:{args.port}"
+    url = endpoint_url(args.host, args.port)
     if args.aws_resharding and not args.http2:
         print("shardflow local: --aws-resharding needs --http2", file=sys.stderr)  # noqa: T201
         return 2

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from shardflow import cli, emulator_h2
+from shardflow.emulator import endpoint_url
 
 
 def test_aws_resharding_needs_http2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,3 +34,8 @@ def test_a_taken_port_is_an_error_not_a_hang(capsys: pytest.CaptureFixture[str])
         port = taken.getsockname()[1]
         assert cli.main(["local", "--port", str(port)]) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_endpoint_urls_bracket_ipv6_hosts() -> None:
+    assert endpoint_url("127.0.0.1", 4566) == "http://127.0.0.1:4566"
+    assert endpoint_url("::1", 4566) == "http://[::1]:4566"
