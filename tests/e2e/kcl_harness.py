@@ -224,6 +224,14 @@ class Daemon:
             time.sleep(0.5)
         pytest.fail(f"no {what} within {timeout:.0f}s (last seen: {last}):\n{self.tail()}")
 
+    def wait_exit(self, what: str, timeout: float) -> int:
+        """Wait for ``shardflow consume kcl`` to exit on its own; its exit code."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"no {what} within {timeout:.0f}s:\n{self.tail()}")
+
     def terminate(self, signum: int = signal.SIGTERM, *, group: bool = False) -> tuple[int, float]:
         """Stop ``shardflow consume kcl`` with ``signum``; (exit code, seconds to exit).
 

@@ -146,3 +146,40 @@ def test_kcl_daemon_end_to_end_with_restart_and_crash(pipeline: Pipeline) -> Non
     assert p.data_keys() == keys_before_replay, "the replay added no object"
     for phase, seconds in p.timings.items():
         logger.warning("kcl e2e timing: %s %.1fs", phase, seconds)
+
+
+def test_a_failing_processor_stops_the_daemon_and_a_restart_replays(pipeline: Pipeline) -> None:
+    """A processor that exits (S3 or the dead-letter queue failing for good) ends the
+    MultiLangDaemon, so ``shardflow consume kcl`` exits non-zero for its supervisor to
+    restart it; the restart replays from the checkpoints: every event once in S3."""
+    p = pipeline
+    p.produce(batch=1, count=150)
+    crash = handler_env(
+        "kcl_crash_probe:crash_once", SHARDFLOW_TEST_CRASH_MARKER=str(p.workdir / "crashed")
+    )
+    daemon = Daemon(p, 1, crash)
+    try:
+        code = daemon.wait_exit("the daemon to exit after its processor did", FIRST_START_TIMEOUT)
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+    assert (p.workdir / "crashed").exists(), daemon.tail()
+    assert code == 1, f"the daemon's exit status, for the supervisor:\n{daemon.tail()}"
+    # The JVM exits through its shutdown hooks; clearing the Leader lock only saves the wait
+    # if it was not released (as after SIGKILL).
+    p.dynamodb.delete_item(TableName=f"{p.app}-CoordinatorState", Key={"key": {"S": "Leader"}})
+    daemon = Daemon(p, 2)
+    try:
+        p.timings["restart after a processor failure: checkpoints"] = daemon.wait_for(
+            "every event checkpointed after the restart", checkpointed(p), RESTART_TIMEOUT
+        )
+        code, _ = daemon.terminate()
+    finally:
+        if daemon.proc.poll() is None:
+            daemon.kill()
+    assert code == 0, daemon.tail()
+    counts = p.output_ids()
+    assert set(counts) == set(p.ids), "no loss across the failure"
+    assert max(counts.values()) == 1, "the replay wrote no event twice"
+    for phase, seconds in p.timings.items():
+        logger.warning("kcl e2e timing: %s %.1fs", phase, seconds)
