@@ -4,7 +4,7 @@ The emulator (moto over HTTP/2) runs on the host's loopback; the launcher runs t
 and its ``python -m consumers.kcl`` processors in a loopback-only network namespace (the
 KCL probes 169.254.169.254; nothing may leave the machine), bridged to the emulator.
 
-One test, three runs of the daemon against one 2-shard stream:
+The first test: three runs of the daemon against one 2-shard stream.
 
 1. fresh start: every event of batch 1 reaches S3 once; the lease table's checkpoints are
    each shard's last record. SIGTERM to the launcher (a container runtime's stop):
@@ -18,6 +18,10 @@ One test, three runs of the daemon against one 2-shard stream:
    S3 is ahead of the lease table; SIGKILL the whole process group; restart: the replay
    writes nothing twice and the checkpoints catch up; SIGTERM to the whole process group
    (systemd's ``KillMode=control-group``): exit code 0.
+
+The second test: a processor exits (as it does when S3 or the dead-letter queue keeps
+failing), the daemon exits with 1 (its supervisor's cue to restart it), and the restart
+replays every event once.
 
 After the SIGKILL the test deletes the dead worker's ``Leader`` item from
 ``<app>-CoordinatorState``: KCL 3 otherwise waits for the lock to expire (120 s). Clearing
