@@ -2,38 +2,68 @@
 
 Everything that touches boto3 is here. :class:`StreamClient` returns plain outcomes per
 entry and raises :class:`RequestError` for a call that failed as a whole (with its AWS
-error code, or ``ConnectionError`` when no HTTP answer came back);
+error code, ``ConnectionError`` when no HTTP answer came back, or the botocore exception's
+name when the call could not be made at all, e.g. ``NoCredentialsError``);
 ``ResourceNotFoundException`` becomes :class:`~producers.StreamNotFoundError`.
+
+Retries live in one place. The producer retries failed PutRecords entries and calls itself
+(per shard, in order, with full jitter, until the record's time to live), so the client it
+builds has botocore's own retries switched off: with both, every producer attempt would be
+up to ``max_attempts`` HTTP calls with botocore's backoff in between, a retry storm that
+also stretches a call far past ``record_ttl``. ListShards, which the producer calls rarely,
+is retried here a few times on throttling.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from producers.exceptions import ProducerError, StreamNotFoundError
+from producers.retry import is_retryable
 from shardflow import aws
 
 __all__ = ["EntryOutcome", "RequestError", "StreamClient", "default_kinesis_client"]
 
 logger = logging.getLogger(__name__)
 
+#: Seconds to open a connection and to wait for an answer (the KPL's defaults are 6 s for
+#: both); without them botocore waits 60 s each, longer than a record's time to live.
+CONNECT_TIMEOUT: Final = 5.0
+READ_TIMEOUT: Final = 10.0
+#: ListShards attempts when it is throttled or the service is unavailable.
+LIST_SHARDS_ATTEMPTS: Final = 5
 
-def default_kinesis_client(max_in_flight_requests: int) -> Any:
+
+def default_kinesis_client(
+    max_in_flight_requests: int,
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> Any:
     """The Kinesis client a producer builds when none is injected.
 
-    Standard retry mode (botocore retries throttled or failed *calls*; the producer
-    retries failed *entries*), and enough pooled connections for the concurrent calls.
+    No botocore retries (``total_max_attempts=1``: the producer retries, see the module
+    docstring), bounded connect and read timeouts, and enough pooled connections for the
+    concurrent calls. An injected client keeps its own settings; give it the same retry
+    setting to avoid retries inside retries.
     """
     return aws.client(
         "kinesis",
+        endpoint_url=endpoint_url,
+        region=region,
         config=Config(
-            retries={"mode": "standard", "max_attempts": 3},
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
             max_pool_connections=max(10, max_in_flight_requests),
             tcp_keepalive=True,
         ),
@@ -63,12 +93,28 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code") or "Unknown")
 
 
+def _botocore_error_code(exc: BotoCoreError) -> str:
+    """``ConnectionError`` when the request got no HTTP answer (refused, reset, timed out:
+    worth retrying), otherwise the exception's name (no credentials, a bad parameter: the
+    same call would fail the same way)."""
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return "ConnectionError"
+    return type(exc).__name__
+
+
 class StreamClient:
     """ListShards and PutRecords for one stream (name or ARN)."""
 
-    def __init__(self, client: Any, stream: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        stream: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._stream = stream
+        self._sleep = sleep
         self._target = (
             {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
         )
@@ -81,9 +127,24 @@ class StreamClient:
     def list_shards(self) -> list[dict[str, Any]]:
         """Every shard of the stream (open and closed), following pagination.
 
-        Raises :class:`StreamNotFoundError` for an unknown stream and
+        Throttling and transient errors are retried (``LIST_SHARDS_ATTEMPTS`` attempts,
+        full jitter). Raises :class:`StreamNotFoundError` for an unknown stream and
         :class:`ProducerError` (with the AWS error code) for anything else.
         """
+        for attempt in range(1, LIST_SHARDS_ATTEMPTS + 1):
+            try:
+                return self._list_shards_once()
+            except StreamNotFoundError:
+                raise
+            except ProducerError as exc:
+                if attempt == LIST_SHARDS_ATTEMPTS or not is_retryable(exc.error_code or ""):
+                    raise
+                delay = random.uniform(0.0, min(2.0, 0.1 * 2**attempt))
+                logger.info("ListShards on %s failed (%s), retrying", self._stream, exc)
+                self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _list_shards_once(self) -> list[dict[str, Any]]:
         shards: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = dict(self._target)
         try:
@@ -110,9 +171,9 @@ class StreamClient:
             ) from exc
         except BotoCoreError as exc:
             raise ProducerError(
-                f"ListShards on stream {self._stream!r} failed: {exc}",
+                f"ListShards on stream {self._stream!r} failed: {type(exc).__name__}: {exc}",
                 stream=self._stream,
-                error_code="ConnectionError",
+                error_code=_botocore_error_code(exc),
             ) from exc
 
     def put_records(self, records: Sequence[dict[str, object]]) -> list[EntryOutcome]:
@@ -137,10 +198,12 @@ class StreamClient:
                 error_code=code,
             ) from exc
         except BotoCoreError as exc:
+            code = _botocore_error_code(exc)
+            what = "got no answer" if code == "ConnectionError" else "could not be made"
             raise RequestError(
-                f"PutRecords on stream {self._stream!r} got no answer: {exc}",
+                f"PutRecords on stream {self._stream!r} {what}: {type(exc).__name__}: {exc}",
                 stream=self._stream,
-                error_code="ConnectionError",
+                error_code=code,
             ) from exc
         results = response.get("Records", [])
         if len(results) != len(records):

@@ -16,7 +16,7 @@ KinesisRecordsPut      Count  Kinesis records delivered (aggregates count once)
 BytesPut               Bytes  bytes of delivered Kinesis records (data + key)
 UserRecordsFailed      Count  events that ended in an error
 Retries                Count  Kinesis records sent again after a failure
-Throttles              Count  entries answered ProvisionedThroughputExceeded
+Throttles              Count  entries answered with a throttling code (any, per call too)
 RequestLatency         ms     duration of one PutRecords call
 BufferingTime          ms     put of a batch's oldest event until its delivery
 ShardMapRefreshes      Count  ListShards refreshes of the shard map
@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping
 from typing import Final, Protocol, TextIO, runtime_checkable
 
 import orjson
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["EmfMetrics", "InMemoryMetrics", "Metric", "MetricsCollector", "NullMetrics"]
 
@@ -73,6 +75,58 @@ class MetricsCollector(Protocol):
 
     def flush(self) -> None:
         """Emit what was collected (called by the producer's ``flush`` and ``close``)."""
+
+
+class _Guarded:
+    """A user's collector, with its exceptions logged instead of raised.
+
+    The producer reports from its sender threads in the middle of completing records: a
+    collector that raises (a closed output stream, a bug) must not strand them.
+    """
+
+    __slots__ = ("_failures", "_inner")
+
+    def __init__(self, inner: MetricsCollector) -> None:
+        self._inner = inner
+        self._failures = 0
+
+    def _failed(self, what: str) -> None:
+        self._failures += 1
+        if self._failures == 1 or self._failures % 1000 == 0:
+            logger.exception(
+                "metrics collector %r failed in %s (%d failures so far); the producer goes on",
+                self._inner,
+                what,
+                self._failures,
+            )
+
+    def increment(self, name: str, value: int = 1) -> None:
+        try:
+            self._inner.increment(name, value)
+        except Exception:
+            self._failed("increment")
+
+    def observe(self, name: str, value: float) -> None:
+        try:
+            self._inner.observe(name, value)
+        except Exception:
+            self._failed("observe")
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except Exception:
+            self._failed("flush")
+
+
+def guarded(collector: MetricsCollector | None) -> MetricsCollector:
+    """The collector the producer reports to: :class:`NullMetrics` for None, the shardflow
+    collectors that cannot raise as they are, anything else behind a guard."""
+    if collector is None:
+        return NullMetrics()
+    if type(collector) in (NullMetrics, InMemoryMetrics):
+        return collector
+    return _Guarded(collector)
 
 
 class NullMetrics:

@@ -48,15 +48,15 @@ from producers.exceptions import (
     RecordExpiredError,
 )
 from producers.futures import FailedRecord, RecordFuture
-from producers.metrics import Metric, MetricsCollector, NullMetrics
+from producers.metrics import Metric, MetricsCollector, guarded
 from producers.rate_limit import ShardRateLimiter
 from producers.resharding import redistribute
 from producers.retry import Backoff
 from producers.shard_map import PredictedShards
 from producers.validation import (
+    checked_partition_key,
     event_error,
     explicit_hash,
-    partition_key_error,
     serialise,
     too_large,
 )
@@ -73,6 +73,8 @@ Event: TypeAlias = Mapping[str, Any] | bytes | bytearray | memoryview
 _encode_event: Final = envelope.encode_event
 _monotonic: Final = time.monotonic
 _NEVER: Final = 1 << 62
+#: A shard's ``not_before`` while it waits for a shard map refresh.
+_BLOCKED: Final = math.inf
 
 # Producers still open at interpreter exit are closed (flushed) then.
 _OPEN: weakref.WeakSet[EventProducer] = weakref.WeakSet()
@@ -97,7 +99,9 @@ class EventProducer:
     ...                           partition_key="user-42")
     >>> future.result().shard_id                                       # doctest: +SKIP
 
-    The constructor reads the stream's shards (ListShards) and raises
+    ``stream`` is the stream's name (or its ARN); ``stream_arn=`` names it by ARN, as the
+    ``StreamARN`` parameter of the Kinesis API does. The constructor reads the stream's
+    shards (ListShards) and raises
     :class:`~producers.StreamNotFoundError` for an unknown stream. ``client`` is a boto3
     Kinesis client (one is built, honouring ``AWS_ENDPOINT_URL``, when none is given);
     ``config`` defaults to :meth:`ProducerConfig.from_env`. ``on_failure`` is called (in a
@@ -107,13 +111,20 @@ class EventProducer:
 
     def __init__(
         self,
-        stream: str,
+        stream: str | None = None,
         *,
+        stream_arn: str | None = None,
         config: ProducerConfig | None = None,
         client: Any = None,
         metrics: MetricsCollector | None = None,
         on_failure: Callable[[FailedRecord], object] | None = None,
     ) -> None:
+        if stream_arn is not None:
+            if stream is not None:
+                raise ValueError("give the stream's name or its ARN (stream_arn), not both")
+            if not isinstance(stream_arn, str) or not stream_arn.startswith("arn:"):
+                raise ValueError(f"stream_arn must be a stream ARN, got {stream_arn!r}")
+            stream = stream_arn
         if not isinstance(stream, str) or not stream:
             raise ValueError(f"stream must be a non-empty name or ARN, got {stream!r}")
         cfg = config if config is not None else ProducerConfig.from_env()
@@ -123,7 +134,7 @@ class EventProducer:
             client if client is not None else default_kinesis_client(cfg.max_in_flight_requests),
             stream,
         )
-        self._metrics: MetricsCollector = metrics if metrics is not None else NullMetrics()
+        self._metrics: MetricsCollector = guarded(metrics)
         self._on_failure = on_failure
         self._backoff = Backoff(cfg.retry_base_delay, cfg.retry_max_delay)
         self._limits = RequestLimits(
@@ -167,6 +178,8 @@ class EventProducer:
         self._refresh_pending = False
         self._refreshing = False
         self._last_refresh = _monotonic()
+        # Least time until the next refresh: the interval, longer after failed refreshes.
+        self._refresh_delay = cfg.shard_map_refresh_interval
         self._misplaced: list[tuple[Entry, EntryOutcome]] = []
 
         self._threads = [
@@ -227,18 +240,20 @@ class EventProducer:
                 raise event_error(exc, stream=self._stream) from exc
         else:
             data = serialise(event, source=self._source, stream=self._stream)
-        if partition_key.__class__ is not str or not 0 < len(partition_key) <= 256:
-            raise partition_key_error(partition_key, stream=self._stream)
-        nbytes = len(data) + (
-            len(partition_key) if partition_key.isascii() else len(partition_key.encode())
-        )
+        if (
+            partition_key.__class__ is str
+            and 0 < len(partition_key) <= 256
+            and partition_key.isascii()
+        ):
+            nbytes = len(data) + len(partition_key)
+        else:
+            partition_key, key_bytes = checked_partition_key(partition_key, stream=self._stream)
+            nbytes = len(data) + key_bytes
         if nbytes > self._max_record_bytes:
             raise too_large(nbytes, self._max_record_bytes, stream=self._stream)
-        hash_value = (
-            None
-            if explicit_hash_key is None
-            else explicit_hash(explicit_hash_key, stream=self._stream)
-        )
+        hash_value = None
+        if explicit_hash_key is not None:
+            hash_value, explicit_hash_key = explicit_hash(explicit_hash_key, stream=self._stream)
         future = RecordFuture()
         with self._lock:
             if self._closed:
@@ -302,18 +317,24 @@ class EventProducer:
                         raise event_error(exc, stream=self._stream) from exc
                 else:
                     data = serialise(event, source=self._source, stream=self._stream)
-                if partition_key.__class__ is not str or not 0 < len(partition_key) <= 256:
-                    raise partition_key_error(partition_key, stream=self._stream)
-                nbytes = len(data) + (
-                    len(partition_key) if partition_key.isascii() else len(partition_key.encode())
-                )
+                if (
+                    partition_key.__class__ is str
+                    and 0 < len(partition_key) <= 256
+                    and partition_key.isascii()
+                ):
+                    nbytes = len(data) + len(partition_key)
+                else:
+                    partition_key, key_bytes = checked_partition_key(
+                        partition_key, stream=self._stream
+                    )
+                    nbytes = len(data) + key_bytes
                 if nbytes > max_bytes:
                     raise too_large(nbytes, self._max_record_bytes, stream=self._stream)
-                hash_value = (
-                    None
-                    if explicit_hash_key is None
-                    else explicit_hash(explicit_hash_key, stream=self._stream)
-                )
+                hash_value = None
+                if explicit_hash_key is not None:
+                    hash_value, explicit_hash_key = explicit_hash(
+                        explicit_hash_key, stream=self._stream
+                    )
             except ProducerError as exc:
                 exc.args = (f"record {i}: {exc.args[0]}",)
                 raise
@@ -483,7 +504,7 @@ class EventProducer:
                 # map) and stops new calls meanwhile, but only once it is allowed to run.
                 hold_for_refresh = self._refreshing
                 if self._refresh_pending and not self._refreshing:
-                    allowed_at = self._last_refresh + self._config.shard_map_refresh_interval
+                    allowed_at = self._last_refresh + self._refresh_delay
                     if now < allowed_at:
                         next_wake = allowed_at
                     elif self._in_flight == 0:
@@ -651,6 +672,12 @@ class EventProducer:
             if outcomes.misplaced:
                 self._misplaced.extend(outcomes.misplaced)
                 self._refresh_pending = True
+                for entry, _result in outcomes.misplaced:
+                    # Nothing more leaves this shard's queue until the refresh has said where
+                    # the misplaced records go: a later record of the same key must not
+                    # overtake one that is about to be sent again.
+                    if entry.owner is not None:
+                        entry.owner.not_before = _BLOCKED
             for done in outcomes.delivered:
                 released_records += len(done.futures)
                 released_bytes += done.nbytes
@@ -660,6 +687,7 @@ class EventProducer:
             records, nbytes = self._fail(late_failures)
             with self._lock:
                 self._release(nbytes, records)
+            self._metrics.increment(Metric.USER_RECORDS_FAILED, records)
         self._report(outcomes, now)
 
     def _report(self, outcomes: Outcomes, now: float) -> None:
@@ -691,14 +719,13 @@ class EventProducer:
         with self._lock:
             misplaced, self._misplaced = self._misplaced, []
             self._refresh_pending = False
-            self._last_refresh = _monotonic()
+            now = self._last_refresh = _monotonic()
             if predicted is None:
-                # The records are in the stream; only their shard is not the predicted one.
-                outcomes.delivered.extend(
-                    Delivered.of(entry, result, entry.futures) for entry, result in misplaced
-                )
+                self._refresh_failed(misplaced, outcomes, now)
             else:
+                self._refresh_delay = self._config.shard_map_refresh_interval
                 moved = self._install(predicted, misplaced, outcomes)
+                self._unblock(set())
             if self._abandoned:
                 for batcher in self._batchers:
                     outcomes.failed.extend((e, self._abandon_error()) for e in batcher.drain())
@@ -707,6 +734,33 @@ class EventProducer:
         if moved:
             self._metrics.increment(Metric.MISPLACED_RECORDS, moved)
         self._apply(outcomes, freed=(), in_flight_done=False)
+
+    def _refresh_failed(
+        self, misplaced: list[tuple[Entry, EntryOutcome]], outcomes: Outcomes, now: float
+    ) -> None:
+        """ListShards failed (lock held): keep the misplaced aggregates for another try.
+
+        Their records are in the stream, but some may sit in a shard that does not own
+        their key, where the KCL skips them. The refresh is tried again (backing off) until
+        the records' time to live has passed; then they are reported where Kinesis put
+        them, and their shards send again.
+        """
+        ttl = self._config.record_ttl
+        for entry, result in misplaced:
+            if self._abandoned or entry.put_time + ttl <= now:
+                outcomes.delivered.append(Delivered.of(entry, result, entry.futures))
+            else:
+                self._misplaced.append((entry, result))
+        if self._misplaced:
+            self._refresh_pending = True
+            self._refresh_delay = min(max(self._refresh_delay * 2, 0.1), 5.0)
+        self._unblock({id(entry.owner) for entry, _ in self._misplaced})
+
+    def _unblock(self, keep: set[int]) -> None:
+        # Lock held: shards blocked behind a misplaced aggregate send again, except ``keep``.
+        for batcher in self._batchers:
+            if batcher.not_before == _BLOCKED and id(batcher) not in keep:
+                batcher.not_before = 0.0
 
     def _install(
         self,
@@ -741,4 +795,5 @@ class EventProducer:
             )
             self._misplaced = []
             self._refresh_pending = False
+            self._unblock(set())
         self._apply(outcomes, freed=(), in_flight_done=False)

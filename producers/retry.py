@@ -28,7 +28,8 @@ THROTTLING_ERROR_CODES: Final = frozenset(
 )
 
 #: Error codes a later attempt can succeed on. Everything else (ResourceNotFoundException,
-#: AccessDeniedException, ValidationException, KMS key problems, …) fails the record.
+#: AccessDeniedException, ExpiredTokenException, ValidationException, KMS key problems
+#: other than KMSThrottlingException, NoCredentialsError, …) fails the record at once.
 RETRYABLE_ERROR_CODES: Final = THROTTLING_ERROR_CODES | frozenset(
     {
         "InternalFailure",
@@ -42,6 +43,12 @@ RETRYABLE_ERROR_CODES: Final = THROTTLING_ERROR_CODES | frozenset(
         # Not an AWS code: the request never got an HTTP answer (connection reset, read
         # timeout). It may have been written, so a retry can duplicate it (at least once).
         "ConnectionError",
+        # botocore names an error by its HTTP status when the body carries no error code
+        # (a proxy's or load balancer's page in front of the endpoint).
+        "500",
+        "502",
+        "503",
+        "504",
     }
 )
 

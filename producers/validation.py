@@ -22,9 +22,9 @@ from shardflow.errors import InvalidEnvelopeError
 from shardflow.hashing import MAX_PARTITION_KEY_LENGTH, parse_explicit_hash_key
 
 __all__ = [
+    "checked_partition_key",
     "event_error",
     "explicit_hash",
-    "partition_key_error",
     "serialise",
     "too_large",
 ]
@@ -61,18 +61,43 @@ def event_error(exc: Exception, *, stream: str) -> ProducerError:
     )
 
 
-def partition_key_error(partition_key: object, *, stream: str) -> InvalidPartitionKeyError:
-    """The error for a partition key that is not a string of 1 to 256 characters."""
+def checked_partition_key(partition_key: object, *, stream: str) -> tuple[str, int]:
+    """A partition key ``put``'s inline check did not pass: ``(key, UTF-8 bytes)`` or
+    :class:`InvalidPartitionKeyError`.
+
+    ``put`` accepts plain ASCII keys of 1 to 256 characters inline; this handles the rest.
+    A ``str`` subclass (a ``StrEnum`` member) is sent as its plain string value. The length
+    is counted in UTF-16 code units, as the KPL and the service count it (a character
+    outside the Basic Multilingual Plane, an emoji, counts twice), so a key Kinesis would
+    refuse is refused here, before it can fail the whole PutRecords call it travels in.
+    """
     if not isinstance(partition_key, str):
-        msg = f"partition_key must be a str, got {type(partition_key).__name__}"
-    elif not partition_key:
-        msg = "partition_key must not be empty (Kinesis needs 1 to 256 characters)"
-    else:
-        msg = (
-            f"partition_key has {len(partition_key)} characters, more than the "
-            f"{MAX_PARTITION_KEY_LENGTH} Kinesis allows"
+        raise _key_error(f"partition_key must be a str, got {type(partition_key).__name__}", stream)
+    key = str.__str__(partition_key)  # an exact str, also for a str subclass
+    try:
+        nbytes = len(key.encode())
+    except UnicodeEncodeError as exc:
+        raise _key_error(
+            f"partition_key is not valid Unicode text (lone surrogate at index {exc.start})",
+            stream,
+        ) from exc
+    units = len(key) if key.isascii() else len(key.encode("utf-16-le")) // 2
+    if not key:
+        raise _key_error(
+            "partition_key must not be empty (Kinesis needs 1 to 256 characters)", stream
         )
-    return InvalidPartitionKeyError(msg, field="partition_key", stream=stream)
+    if units > MAX_PARTITION_KEY_LENGTH:
+        counted = "" if key.isascii() else " (counted in UTF-16 code units, as Kinesis does)"
+        raise _key_error(
+            f"partition_key has {units} characters, more than the "
+            f"{MAX_PARTITION_KEY_LENGTH} Kinesis allows{counted}",
+            stream,
+        )
+    return key, nbytes
+
+
+def _key_error(message: str, stream: str) -> InvalidPartitionKeyError:
+    return InvalidPartitionKeyError(message, field="partition_key", stream=stream)
 
 
 def too_large(nbytes: int, limit: int, *, stream: str) -> RecordTooLargeError:
@@ -85,8 +110,9 @@ def too_large(nbytes: int, limit: int, *, stream: str) -> RecordTooLargeError:
     )
 
 
-def explicit_hash(explicit_hash_key: object, *, stream: str) -> int:
-    """The explicit hash key as an int, or :class:`InvalidExplicitHashKeyError`."""
+def explicit_hash(explicit_hash_key: object, *, stream: str) -> tuple[int, str]:
+    """The explicit hash key as an int and in the decimal form Kinesis accepts (no leading
+    zeros: ``"007"`` is sent as ``"7"``), or :class:`InvalidExplicitHashKeyError`."""
     if not isinstance(explicit_hash_key, str):
         raise InvalidExplicitHashKeyError(
             f"explicit_hash_key must be a str, got {type(explicit_hash_key).__name__}",
@@ -94,8 +120,12 @@ def explicit_hash(explicit_hash_key: object, *, stream: str) -> int:
             stream=stream,
         )
     try:
-        return parse_explicit_hash_key(explicit_hash_key)
+        value = parse_explicit_hash_key(explicit_hash_key)
     except ValueError as exc:
         raise InvalidExplicitHashKeyError(
             str(exc), field="explicit_hash_key", stream=stream
         ) from exc
+    text = explicit_hash_key
+    if text.__class__ is not str or (len(text) > 1 and text[0] == "0"):
+        text = str(value)
+    return value, text

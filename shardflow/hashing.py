@@ -28,8 +28,12 @@ def hash_key(partition_key: str) -> int:
 
 
 def parse_explicit_hash_key(value: str) -> int:
-    """Validate an explicit hash key (a decimal string in [0, 2**128 - 1]) and return it."""
-    if not value.isdigit():
+    """Validate an explicit hash key (a decimal string in [0, 2**128 - 1]) and return it.
+
+    Only ASCII digits: ``str.isdigit`` (and ``int``) also take other scripts' digits, which
+    Kinesis rejects. Leading zeros parse; send ``str(key)``, the form Kinesis accepts.
+    """
+    if not (value.isascii() and value.isdigit()):
         raise ValueError(f"explicit hash key must be a decimal integer string, got {value!r}")
     key = int(value)
     if key > MAX_HASH_KEY:

@@ -90,9 +90,19 @@ def _key_of(event: Any, path: list[str] | None) -> str:
     return str(value)
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.source:
+        overrides["source"] = args.source
+    if args.no_aggregation:
+        overrides["aggregation"] = False
+    return overrides
+
+
 def run(args: argparse.Namespace) -> int:
     """Send the file; print the summary; return the exit status."""
     from producers import (  # noqa: PLC0415 - the core CLI imports producers on use
+        BufferFullError,
         EventProducer,
         FailedRecord,
         InMemoryMetrics,
@@ -100,15 +110,13 @@ def run(args: argparse.Namespace) -> int:
         ProducerConfig,
         ProducerError,
     )
-    from shardflow import aws  # noqa: PLC0415
+    from producers.client import default_kinesis_client  # noqa: PLC0415
 
-    overrides: dict[str, Any] = {}
-    if args.source:
-        overrides["source"] = args.source
-    if args.no_aggregation:
-        overrides["aggregation"] = False
-    config = ProducerConfig.from_env(**overrides)
-    client = aws.client("kinesis", endpoint_url=args.endpoint_url, region=args.region)
+    config = ProducerConfig.from_env(**_overrides(args))
+    # The producer's own client settings: no botocore retries under the producer's.
+    client = default_kinesis_client(
+        config.max_in_flight_requests, endpoint_url=args.endpoint_url, region=args.region
+    )
     key_path = args.key.split(".") if args.key else None
     metrics = InMemoryMetrics()
     failures: Counter[str] = Counter()
@@ -143,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
                     else:
                         event = orjson.loads(line)
                         producer.put(event, partition_key=_key_of(event, key_path))
+                except BufferFullError as exc:
+                    # A valid event the stream did not take in time: a failure, not bad input.
+                    failures[type(exc).__name__] += 1
+                    report(f"line {number}: {exc}")
                 except (orjson.JSONDecodeError, ValueError, ProducerError) as exc:
                     invalid += 1
                     report(f"line {number}: {exc}")

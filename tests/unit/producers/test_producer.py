@@ -6,13 +6,16 @@ explicit hash key, per-shard sequence numbers) and lets tests inject failures.
 
 from __future__ import annotations
 
+import enum
 import random
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 import pytest
+from botocore.exceptions import ClientError
 
 from producers import (
     BufferFullError,
@@ -501,3 +504,150 @@ def test_resharding_mid_run_refreshes_the_map_and_loses_nothing(kinesis: InMemor
     # After the refresh, records land on the shard they were predicted for.
     late = [f.result() for f in futures[-500:]]
     assert {r.shard_id for r in late} <= set(after)
+
+
+def test_a_str_enum_partition_key_is_sent_as_its_value(
+    producer: EventProducer, kinesis: InMemoryKinesis
+) -> None:
+    class Region(enum.StrEnum):
+        EU = "eu-west-1"
+
+    producer.put(b"x", partition_key=Region.EU).result(timeout=10)
+    producer.put_many([(b"y", Region.EU)])[0].result(timeout=10)
+    assert [(pk, type(pk)) for _, pk, _ in kinesis.user_records("events")] == [
+        ("eu-west-1", str),
+        ("eu-west-1", str),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("ok\ud800", "lone surrogate at index 2"),  # cannot be encoded: not even UTF-8
+        ("😀" * 129, "258 characters, more than the 256 Kinesis allows (counted in UTF-16"),
+    ],
+)
+def test_partition_keys_kinesis_would_refuse_are_refused_by_put(
+    producer: EventProducer, key: str, text: str
+) -> None:
+    # Sent, such a key would fail the whole PutRecords call with a ValidationException, and
+    # with it every record of every shard in that call.
+    with pytest.raises(InvalidPartitionKeyError, match=re.escape(text)):
+        producer.put(b"x", partition_key=key)
+    with pytest.raises(InvalidPartitionKeyError, match=re.escape(text)):
+        producer.put_many([(b"x", key)])
+    assert producer.buffered_records == 0
+    # 128 emoji are 256 UTF-16 code units: accepted, and routed by the MD5 of its UTF-8.
+    producer.put(b"x", partition_key="😀" * 128).result(timeout=10)
+
+
+def test_explicit_hash_keys_are_sent_in_the_form_kinesis_accepts(
+    producer: EventProducer, kinesis: InMemoryKinesis
+) -> None:
+    # Kinesis takes 0|[1-9][0-9]{0,38}: other scripts' digits pass str.isdigit() and int().
+    with pytest.raises(InvalidExplicitHashKeyError, match="decimal"):
+        producer.put(b"x", partition_key="k", explicit_hash_key="\u0663")  # ARABIC-INDIC 3
+    producer.put(b"x", partition_key="k", explicit_hash_key="0007").result(timeout=10)
+    producer.put_many([(b"y", "k", "0042")])[0].result(timeout=10)
+    assert [r.explicit_hash_key for r in kinesis.records("events")] == ["7", "42"]
+
+
+class BrokenMetrics(InMemoryMetrics):
+    """A collector that fails like one writing to a closed stream."""
+
+    def increment(self, name: str, value: int = 1) -> None:
+        raise ValueError("I/O operation on closed file")
+
+    def observe(self, name: str, value: float) -> None:
+        raise ValueError("I/O operation on closed file")
+
+
+def test_a_failing_metrics_collector_does_not_strand_records(kinesis: InMemoryKinesis) -> None:
+    producer = EventProducer("events", client=kinesis, config=FAST, metrics=BrokenMetrics())
+    futures = [producer.put(b"x", partition_key=f"k{i}") for i in range(100)]
+    closer = threading.Thread(target=producer.close)
+    closer.start()
+    closer.join(timeout=30)
+    assert not closer.is_alive(), "close() hung: a sender thread died with records in flight"
+    assert all(f.result(timeout=0).shard_id for f in futures)
+
+
+def test_records_failed_after_close_timed_out_are_counted() -> None:
+    kinesis = GatedKinesis()
+    kinesis.fail_entry = lambda _c, _i, _e: THROTTLED  # the call in flight comes back failed
+    metrics = InMemoryMetrics()
+    producer = EventProducer("events", client=kinesis, config=FAST, metrics=metrics)
+    future = producer.put(b"in flight", partition_key="k")
+    assert kinesis.entered.wait(timeout=10)
+    threading.Timer(0.3, kinesis.gate.set).start()
+    producer.close(timeout=0.1)  # gives up; the throttled entry is not retried after that
+    assert isinstance(future.exception(timeout=10), ProducerClosedError)
+    assert metrics.counter(Metric.USER_RECORDS_FAILED) == 1
+
+
+def test_a_failed_shard_map_refresh_is_tried_again_before_misplaced_records_count(
+    kinesis: InMemoryKinesis,
+) -> None:
+    config = ProducerConfig(max_buffer_time=0.005, shard_map_refresh_interval=0.0)
+    original = kinesis.list_shards
+    denied = [0]
+
+    def list_shards(**kwargs: Any) -> Any:
+        if denied[0]:  # the refreshes after the split fail a few times
+            denied[0] -= 1
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "X")
+        return original(**kwargs)
+
+    kinesis.list_shards = list_shards  # type: ignore[method-assign]
+    with EventProducer("events", client=kinesis, config=config) as producer:
+        futures = [
+            producer.put({"type": "t", "data": {"n": i}}, partition_key=f"user-{i % 50}")
+            for i in range(500)
+        ]
+        producer.flush(timeout=10)
+        quarter = (MAX_HASH_KEY + 1) // 4
+        kinesis.split_shard("events", "shardId-000000000000", quarter // 2)
+        denied[0] = 3
+        futures += [
+            producer.put({"type": "t", "data": {"n": i}}, partition_key=f"user-{i % 50}")
+            for i in range(500, 3000)
+        ]
+        producer.flush(timeout=30)
+        assert "shardId-000000000000" not in producer.shard_ids
+    assert denied[0] == 0
+    assert all(f.exception(timeout=10) is None for f in futures)
+    # A KCL consumer skips records outside its shard's range: every event must still be
+    # readable exactly once, in put order per key.
+    seen = _kcl_view(kinesis, "events")
+    assert sorted(orjson.loads(data)["data"]["n"] for _, data in seen) == list(range(3000))
+    last: dict[str, int] = {}
+    for pk, data in seen:
+        n = orjson.loads(data)["data"]["n"]
+        assert n > last.get(pk, -1)
+        last[pk] = n
+
+
+def test_the_issue_example_works_as_written(kinesis: InMemoryKinesis) -> None:
+    kinesis_client = kinesis
+    with EventProducer(
+        "events", config=ProducerConfig(max_buffer_time=0.01), client=kinesis_client
+    ) as producer:
+        future = producer.put({"type": "page_view", "data": {"path": "/"}}, partition_key="user-42")
+        result = future.result(timeout=10)  # inside the block: the buffer time sends it
+    producer.flush()  # after close: nothing left, returns at once
+    assert result.shard_id.startswith("shardId-") and int(result.sequence_number) >= 0
+    assert future.exception() is None
+    called: list[Any] = []
+    future.add_done_callback(called.append)
+    assert called == [future]
+
+
+def test_the_stream_can_be_named_by_arn(kinesis: InMemoryKinesis) -> None:
+    arn = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
+    with EventProducer(stream_arn=arn, client=kinesis, config=FAST) as producer:
+        assert producer.put(b"x", partition_key="k").result(timeout=10).shard_id
+        assert producer.stream == arn
+    with pytest.raises(ValueError, match="not both"):
+        EventProducer("events", stream_arn=arn, client=kinesis)
+    with pytest.raises(ValueError, match="must be a stream ARN"):
+        EventProducer(stream_arn="events", client=kinesis)

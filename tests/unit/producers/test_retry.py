@@ -38,3 +38,31 @@ def test_throttling_and_transient_errors_are_retried_others_are_not() -> None:
         "InvalidArgumentException",
     ):
         assert not is_retryable(code), code
+
+
+def test_per_entry_and_kms_error_codes_are_classified_as_kinesis_documents_them() -> None:
+    # PutRecords per-entry codes: throughput and internal failures are worth a retry; of
+    # the KMS codes only throttling is (the others need the key or its policy fixed).
+    assert is_retryable("ProvisionedThroughputExceededException")
+    assert is_retryable("InternalFailure")
+    assert is_retryable("KMSThrottlingException")
+    for code in (
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "KMSNotFoundException",
+        "KMSInvalidStateException",
+        "KMSOptInRequired",
+    ):
+        assert not is_retryable(code), code
+
+
+def test_whole_call_codes() -> None:
+    for code in ("LimitExceededException", "ThrottlingException", "500", "502", "503", "504"):
+        assert is_retryable(code), code
+    for code in (
+        "ExpiredTokenException",
+        "NoCredentialsError",
+        "400",
+        "UnrecognizedClientException",
+    ):
+        assert not is_retryable(code), code

@@ -59,6 +59,7 @@ def test_gap_is_reported() -> None:
 def test_explicit_hash_key_validation() -> None:
     assert parse_explicit_hash_key("0") == 0
     assert parse_explicit_hash_key(str(MAX_HASH_KEY)) == MAX_HASH_KEY
-    for bad in ("-1", "abc", str(MAX_HASH_KEY + 1), ""):
+    # "\u0663" (ARABIC-INDIC DIGIT THREE) passes str.isdigit() and int(); Kinesis refuses it.
+    for bad in ("-1", "abc", str(MAX_HASH_KEY + 1), "", "\u0663", " 1"):
         with pytest.raises(ValueError, match="explicit hash key"):
             parse_explicit_hash_key(bad)

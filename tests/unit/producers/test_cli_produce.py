@@ -1,0 +1,55 @@
+"""``shardflow produce`` over HTTP: the producer's client settings, and what counts as failed."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shardflow.cli import main
+
+
+def test_each_attempt_is_one_request_and_failures_are_summarised(
+    http_kinesis: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    for name, value in {
+        "RECORD_TTL": "0.3",
+        "RETRY_BASE_DELAY": "0.01",
+        "RETRY_MAX_DELAY": "0.02",
+        "MAX_BUFFER_TIME": "0.005",
+    }.items():
+        monkeypatch.setenv(f"SHARDFLOW_PRODUCER_{name}", value)
+    http_kinesis.answer_put = lambda _n, _recs: http_kinesis.error(503, "ServiceUnavailable")
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"type": "t", "data": {}}\n')
+    argv = ["produce", "--stream", "events", "--endpoint-url", http_kinesis.url]
+    assert main([*argv, "--region", "us-east-1", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "failed          1 (1 RecordExpiredError)" in captured.out
+    attempts = re.search(r"(\d+) attempts, last error ServiceUnavailable", captured.err)
+    assert attempts, captured.err
+    # No botocore retries inside the producer's: one HTTP request per attempt.
+    assert http_kinesis.requests["PutRecords"] == int(attempts.group(1))
+
+
+def test_a_full_buffer_is_a_failure_not_an_invalid_line(
+    http_kinesis: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("SHARDFLOW_PRODUCER_PUT_TIMEOUT", "0")
+    monkeypatch.setenv("SHARDFLOW_PRODUCER_MAX_BUFFER_BYTES", str(1024 * 1024))
+
+    def slow(_n: int, records: list[dict[str, Any]]) -> Any:
+        time.sleep(0.3)
+        return http_kinesis.ok_put(records)
+
+    http_kinesis.answer_put = slow
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"".join(bytes([65 + i]) * 600_000 + b"\n" for i in range(2)))
+    argv = ["produce", "--stream", "events", "--endpoint-url", http_kinesis.url, "--raw"]
+    assert main([*argv, "--region", "us-east-1", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "invalid lines   0" in out
+    assert "failed          1 (1 BufferFullError)" in out
