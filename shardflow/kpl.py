@@ -108,16 +108,41 @@ class UserRecord:
     explicit_hash_key: str | None = None
 
 
-# A record is written as four parts: ``TAG_RECORD varint(inner_len)``,
-# ``TAG_PK_INDEX varint(pk_index)``, ``TAG_DATA varint(data_len)`` and the data itself. The
-# three headers below 2**14 come from these tables, so adding a record concatenates nothing
-# and never copies the data before build() joins everything once.
+# A record is written as two parts: its header, ``TAG_RECORD varint(inner_len)
+# TAG_PK_INDEX varint(pk_index) TAG_DATA varint(data_len)``, and the data itself, so adding
+# a record never copies the data before build() joins everything once. The header depends
+# only on (pk_index, data_len): it is built once per pair and cached (_HEADERS, keyed by
+# ``pk_index << 14 | data_len``; both are below 2**14 on the fast path).
 _RECORD_HEADS: Final = tuple(_TAG_RECORD + v for v in _VARINTS)
 _PK_INDEX_PARTS: Final = tuple(_TAG_PK_INDEX + v for v in _VARINTS)
 _DATA_HEADS: Final = tuple(_TAG_DATA + v for v in _VARINTS)
-# Key table entries (``TAG varint(len)``) for keys shorter than 2**14 bytes.
-_PK_TABLE_HEADS: Final = tuple(_TAG_PK_TABLE + v for v in _VARINTS)
 _NO_LIMIT: Final = 1 << 62
+# The caches are cleared when full: they hold what a stream's traffic repeats (a few
+# hundred data lengths per key index, the hot partition keys), rebuilt in microseconds.
+_CACHE_LIMIT: Final = 1 << 16
+_HEADERS: dict[int, bytes] = {}
+# Partition key -> its whole key table entry (TAG varint(len) utf8), for keys that repeat
+# across aggregates.
+_KEY_ENTRIES: dict[str, bytes] = {}
+
+
+def _record_header(pk_idx: int, data_len: int) -> bytes:
+    pk_part = _PK_INDEX_PARTS[pk_idx]
+    data_head = _DATA_HEADS[data_len]
+    header = _RECORD_HEADS[len(pk_part) + len(data_head) + data_len] + pk_part + data_head
+    if len(_HEADERS) >= _CACHE_LIMIT:
+        _HEADERS.clear()
+    _HEADERS[pk_idx << 14 | data_len] = header
+    return header
+
+
+def _key_entry(partition_key: str) -> bytes:
+    raw = partition_key.encode()
+    entry = _TAG_PK_TABLE + encode_varint(len(raw)) + raw
+    if len(_KEY_ENTRIES) >= _CACHE_LIMIT:
+        _KEY_ENTRIES.clear()
+    _KEY_ENTRIES[partition_key] = entry
+    return entry
 
 
 def _utf8_len(text: str) -> int:
@@ -140,7 +165,6 @@ class AggregateBuilder:
         "_count",
         "_ehk_index",
         "_first_ehk",
-        "_first_pk",
         "_parts",
         "_pk_index",
         "_pk_table",
@@ -159,7 +183,6 @@ class AggregateBuilder:
         self._count = 0
         self._body_size = 0
         self._tables_size = 0
-        self._first_pk: str | None = None
         self._first_ehk: str | None = None
 
     def __len__(self) -> int:
@@ -173,7 +196,7 @@ class AggregateBuilder:
     @property
     def partition_key(self) -> str | None:
         """The first user record's partition key: the aggregate's own key, as in the KPL."""
-        return self._first_pk
+        return next(iter(self._pk_index), None)  # dicts keep insertion order
 
     @property
     def explicit_hash_key(self) -> str | None:
@@ -184,7 +207,7 @@ class AggregateBuilder:
         """The first user record's data (what to send plain when it is the only record)."""
         if not self._count:
             raise ValueError("the aggregate is empty")
-        return self._parts[3]
+        return self._parts[1]
 
     @staticmethod
     def _record_size(data_len: int, pk_idx: int, ehk_idx: int | None) -> int:
@@ -228,14 +251,18 @@ class AggregateBuilder:
         Returns the record's sub-sequence number (its index in the aggregate), or -1 when it
         would not fit, in which case nothing is added.
         """
+        # Hot path: the producer calls this once per event. A record without explicit hash
+        # key, with a small key index and data length, costs two dict lookups (its key's
+        # index, its cached header) and one list extend; a key new to this aggregate adds
+        # one cached key-table entry.
         pk_idx = self._pk_index.get(partition_key)
-        table_growth = 0
-        raw_key = b""
         if pk_idx is None:
             pk_idx = len(self._pk_index)
-            raw_key = partition_key.encode()
-            n = len(raw_key)
-            table_growth = n + 2 if n < 0x80 else 1 + varint_size(n) + n
+            key_entry = _KEY_ENTRIES.get(partition_key) or _key_entry(partition_key)
+            tables = self._tables_size + len(key_entry)
+        else:
+            key_entry = None
+            tables = self._tables_size
         data_len = len(data)
         if (
             explicit_hash_key is not None
@@ -243,31 +270,21 @@ class AggregateBuilder:
             or data_len >= _SMALL_VARINT_LIMIT - 8
         ):
             return self._try_add_general(
-                partition_key,
-                data,
-                explicit_hash_key,
-                max_size,
-                pk_idx=pk_idx,
-                table_growth=table_growth,
+                partition_key, data, explicit_hash_key, max_size, pk_idx=pk_idx, tables=tables
             )
-        pk_part = _PK_INDEX_PARTS[pk_idx]
-        data_head = _DATA_HEADS[data_len]
-        inner_len = len(pk_part) + len(data_head) + data_len
-        record_head = _RECORD_HEADS[inner_len]
-        body = self._body_size + len(record_head) + inner_len
-        tables = self._tables_size + table_growth
+        header = _HEADERS.get(pk_idx << 14 | data_len) or _record_header(pk_idx, data_len)
+        body = self._body_size + len(header) + data_len
         if body + tables + OVERHEAD > max_size:
             return -1
-        self._parts += (record_head, pk_part, data_head, data)
-        if table_growth:
+        self._parts += (header, data)
+        if key_entry is not None:
             self._pk_index[partition_key] = pk_idx
-            self._pk_table += (_PK_TABLE_HEADS[len(raw_key)], raw_key)
-            if not self._count:
-                self._first_pk = partition_key
+            self._pk_table.append(key_entry)
         self._body_size = body
         self._tables_size = tables
-        self._count += 1
-        return self._count - 1
+        count = self._count
+        self._count = count + 1
+        return count
 
     def _try_add_general(
         self,
@@ -277,7 +294,7 @@ class AggregateBuilder:
         max_size: int,
         *,
         pk_idx: int,
-        table_growth: int,
+        tables: int,
     ) -> int:
         # Explicit hash keys, large indexes or large records: same layout, built piecewise.
         head = [_TAG_PK_INDEX, encode_varint(pk_idx)]
@@ -287,26 +304,23 @@ class AggregateBuilder:
             if ehk_idx is None:
                 ehk_idx = len(self._ehk_index)
                 n = _utf8_len(explicit_hash_key)
-                table_growth += 1 + varint_size(n) + n
+                tables += 1 + varint_size(n) + n
             head += (_TAG_EHK_INDEX, encode_varint(ehk_idx))
         pk_part = b"".join(head)
         data_len = len(data)
         data_head = _TAG_DATA + encode_varint(data_len)
         inner_len = len(pk_part) + len(data_head) + data_len
-        record_head = _TAG_RECORD + encode_varint(inner_len)
-        body = self._body_size + len(record_head) + inner_len
-        tables = self._tables_size + table_growth
+        header = _TAG_RECORD + encode_varint(inner_len) + pk_part + data_head
+        body = self._body_size + len(header) + data_len
         if body + tables + OVERHEAD > max_size:
             return -1
-        self._parts += (record_head, pk_part, data_head, data)
+        self._parts += (header, data)
         if partition_key not in self._pk_index:
             self._pk_index[partition_key] = pk_idx
-            raw = partition_key.encode()
-            self._pk_table += (_TAG_PK_TABLE, encode_varint(len(raw)), raw)
+            self._pk_table.append(_KEY_ENTRIES.get(partition_key) or _key_entry(partition_key))
         if explicit_hash_key is not None and explicit_hash_key not in self._ehk_index:
             self._ehk_index[explicit_hash_key] = len(self._ehk_index)
         if not self._count:
-            self._first_pk = partition_key
             self._first_ehk = explicit_hash_key
         self._body_size = body
         self._tables_size = tables
