@@ -179,8 +179,9 @@ class InMemoryMetrics:
             return dict(self._counters)
 
 
-#: EMF allows at most 100 values per metric in one document.
+#: EMF allows at most 100 values per metric in one document, 30 keys per dimension set.
 _EMF_MAX_VALUES: Final = 100
+_EMF_MAX_DIMENSIONS: Final = 30
 
 
 class EmfMetrics:
@@ -203,8 +204,20 @@ class EmfMetrics:
         interval: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        # CloudWatch drops a document that breaks the EMF specification without a word:
+        # refuse such settings here instead.
+        if not isinstance(namespace, str) or not 0 < len(namespace) <= 255:
+            raise ValueError(f"namespace must be a string of 1 to 255 characters: {namespace!r}")
+        dims = dict(dimensions or {})
+        if len(dims) > _EMF_MAX_DIMENSIONS:
+            raise ValueError(
+                f"EMF allows at most {_EMF_MAX_DIMENSIONS} dimensions, got {len(dims)}"
+            )
+        for key, value in dims.items():
+            if not (isinstance(key, str) and isinstance(value, str) and key and value):
+                raise ValueError(f"dimension {key!r}={value!r}: names and values must be strings")
         self._namespace = namespace
-        self._dimensions = dict(dimensions or {})
+        self._dimensions = dims
         target = sys.stdout if output is None else output
         self._write: Callable[[str], object]
         if isinstance(target, logging.Logger):

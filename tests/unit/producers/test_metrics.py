@@ -76,3 +76,26 @@ def test_emf_writes_on_its_interval_and_to_a_logger(caplog: pytest.LogCaptureFix
         metrics.increment(Metric.RETRIES)
     assert len(caplog.records) == 1
     assert orjson.loads(caplog.records[0].getMessage())["Retries"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"dimensions": {"ShardCount": 4}}, "must be strings"),
+        ({"dimensions": {f"d{i}": "x" for i in range(31)}}, "at most 30 dimensions"),
+        ({"namespace": ""}, "1 to 255"),
+    ],
+)
+def test_emf_refuses_settings_cloudwatch_would_drop(kwargs: dict[str, object], text: str) -> None:
+    with pytest.raises(ValueError, match=text):
+        EmfMetrics(output=io.StringIO(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_emf_without_dimensions_has_one_empty_dimension_set() -> None:
+    lines: list[str] = []
+    metrics = EmfMetrics(output=lines.append, interval=3600)
+    metrics.increment(Metric.USER_RECORDS_PUT, 3)
+    metrics.flush()
+    directive = orjson.loads(lines[0])["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [[]]
+    assert directive["Metrics"] == [{"Name": "UserRecordsPut", "Unit": "Count"}]

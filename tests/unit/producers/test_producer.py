@@ -651,3 +651,22 @@ def test_the_stream_can_be_named_by_arn(kinesis: InMemoryKinesis) -> None:
         EventProducer("events", stream_arn=arn, client=kinesis)
     with pytest.raises(ValueError, match="must be a stream ARN"):
         EventProducer(stream_arn="events", client=kinesis)
+
+
+def test_an_on_failure_callback_that_raises_does_not_stop_delivery(
+    kinesis: InMemoryKinesis,
+) -> None:
+    kinesis.fail_entry = lambda call, _i, _e: "KMSAccessDeniedException" if call == 0 else None
+    seen: list[FailedRecord] = []
+
+    def explode(failed: FailedRecord) -> None:
+        seen.append(failed)
+        raise RuntimeError("callback bug")
+
+    config = ProducerConfig(max_buffer_time=0.005, max_in_flight_requests=1)
+    with EventProducer("events", client=kinesis, config=config, on_failure=explode) as producer:
+        first = producer.put(b"a", partition_key="k")
+        assert isinstance(first.exception(timeout=10), DeliveryError)
+        later = [producer.put(b"b", partition_key=f"k{i}") for i in range(50)]
+    assert len(seen) == 1 and seen[0].error.error_code == "KMSAccessDeniedException"
+    assert all(f.result(timeout=10).shard_id for f in later)
