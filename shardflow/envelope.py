@@ -63,6 +63,10 @@ class _EventIds:
         # and ',"time":"<time>","data":' for encode_event), swapped as one object between
         # threads.
         self._prefix: tuple[int, str, bytes, str, bytes] = (-1, "", b"", "", b"")
+        # For encode_event: (millisecond, counter >> 12, the envelope's JSON up to the
+        # id's last three hex digits, ',"time":"<time>","data":'). The counter's low 12 bits
+        # come from _HEX3, so an id is formatted once per 4,096 ids or per millisecond.
+        self._json: tuple[int, int, bytes, bytes] = (-1, -1, b"", b"")
 
     def _current(self) -> tuple[int, str, bytes, str, bytes]:
         ms = time.time_ns() // 1_000_000
@@ -84,6 +88,20 @@ class _EventIds:
         )
         return self._prefix
 
+    def advance_json(self, ms: int, high: int) -> tuple[int, int, bytes, bytes]:
+        """The encode_event state for millisecond ``ms`` and counter bits ``high``."""
+        current = self._prefix
+        if ms > current[0]:
+            current = self._advance(ms)
+        state = (
+            current[0],
+            high,
+            b"%s%s%09x" % (_HEAD, current[2], high & 0xF_FFFF_FFFF),
+            current[4],
+        )
+        self._json = state
+        return state
+
     def new(self) -> str:
         return f"{self._current()[1]}{next(self._counter) & self._COUNTER_MASK:012x}"
 
@@ -97,6 +115,11 @@ class _EventIds:
         current = self._current()
         return b"%s%012x" % (current[2], next(self._counter) & self._COUNTER_MASK), current[4]
 
+
+# The envelope's JSON up to the id: written by encode_event (and _EventIds.advance_json).
+_HEAD: Final = b'{"specversion":"' + SPECVERSION.encode() + b'","id":"'
+#: "000" .. "fff": the id's last three hex digits, by the counter's low 12 bits.
+_HEX3: Final = tuple(b"%03x" % i for i in range(4096))
 
 _ids = _EventIds()
 
@@ -191,12 +214,10 @@ def build(event: Mapping[str, Any], *, default_source: str) -> dict[str, Any]:
     return env
 
 
-# encode_event's pieces: the envelope up to the id, and per (source, type) the JSON from the
-# end of the id to the start of the time.
-_HEAD: Final = b'{"specversion":"' + SPECVERSION.encode() + b'","id":"'
+# encode_event's pieces: per (source, type) the JSON from the end of the id to the start of
+# the time.
 _MIDDLES: dict[tuple[str, str], bytes] = {}
 _time_ns: Final = time.time_ns
-_COUNTER_MASK: Final = _EventIds._COUNTER_MASK
 _MIDDLES_LIMIT: Final = 4096
 
 
@@ -208,12 +229,16 @@ def _middle(source: str, etype: str) -> bytes:
     return middle
 
 
-def encode_event(event: Mapping[str, Any], *, default_source: str) -> bytes:
+def encode_event(
+    event: Mapping[str, Any], default_source: str, *, now_ms: int | None = None
+) -> bytes:
     """``encode(build(event, default_source=...))`` in one step, byte for byte.
 
     The common shapes (``{type, data}`` and ``{type, source, data}`` with string values)
     skip the intermediate dict: the envelope's own attributes are spliced around the
     orjson serialisation of ``data``. Everything else goes through :func:`build`.
+    ``now_ms`` (Unix milliseconds) stands for the clock, so a caller encoding a batch
+    reads it once; ids stay unique and increasing.
     """
     if event.__class__ is dict and "data" in event:
         size = len(event)
@@ -227,14 +252,16 @@ def encode_event(event: Mapping[str, Any], *, default_source: str) -> bytes:
             and source
         ):
             middle = _MIDDLES.get((source, etype)) or _middle(source, etype)
-            # _ids.stamp_json(), inlined: this runs for every event the producer sends.
-            ms = _time_ns() // 1_000_000
-            current = _ids._prefix
-            if ms > current[0]:
-                current = _ids._advance(ms)
-            event_id = b"%s%012x" % (current[2], next(_ids._counter) & _COUNTER_MASK)
+            # A new id and the time, inlined (this runs for every event the producer
+            # sends): the state holds everything up to the id's last three hex digits
+            # for this millisecond and these counter bits, so an id is one table lookup.
+            ms = _time_ns() // 1_000_000 if now_ms is None else now_ms
+            n = next(_ids._counter)
+            state = _ids._json
+            if ms > state[0] or n >> 12 != state[1]:
+                state = _ids.advance_json(ms, n >> 12)
             return b"".join(
-                (_HEAD, event_id, middle, current[4], orjson.dumps(event["data"]), b"}")
+                (state[2], _HEX3[n & 0xFFF], middle, state[3], orjson.dumps(event["data"]), b"}")
             )
     return orjson.dumps(build(event, default_source=default_source))
 

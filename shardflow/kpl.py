@@ -117,8 +117,9 @@ _RECORD_HEADS: Final = tuple(_TAG_RECORD + v for v in _VARINTS)
 _PK_INDEX_PARTS: Final = tuple(_TAG_PK_INDEX + v for v in _VARINTS)
 _DATA_HEADS: Final = tuple(_TAG_DATA + v for v in _VARINTS)
 _NO_LIMIT: Final = 1 << 62
-# The caches are cleared when full: they hold what a stream's traffic repeats (a few
-# hundred data lengths per key index, the hot partition keys), rebuilt in microseconds.
+# Bounded caches (a few MiB at most). _HEADERS keeps what it holds once full: the low key
+# indexes, which every aggregate uses, come first. _KEY_ENTRIES is cleared when full (the
+# hot partition keys come back at once).
 _CACHE_LIMIT: Final = 1 << 16
 _HEADERS: dict[int, bytes] = {}
 # Partition key -> its whole key table entry (TAG varint(len) utf8), for keys that repeat
@@ -130,9 +131,8 @@ def _record_header(pk_idx: int, data_len: int) -> bytes:
     pk_part = _PK_INDEX_PARTS[pk_idx]
     data_head = _DATA_HEADS[data_len]
     header = _RECORD_HEADS[len(pk_part) + len(data_head) + data_len] + pk_part + data_head
-    if len(_HEADERS) >= _CACHE_LIMIT:
-        _HEADERS.clear()
-    _HEADERS[pk_idx << 14 | data_len] = header
+    if len(_HEADERS) < _CACHE_LIMIT:
+        _HEADERS[pk_idx << 14 | data_len] = header
     return header
 
 

@@ -155,3 +155,24 @@ def test_encode_event_is_byte_identical_to_encode_of_build(
 def test_encode_event_rejects_values_json_cannot_hold() -> None:
     with pytest.raises(TypeError):
         envelope.encode_event({"type": "t", "data": {1, 2}}, default_source="app")
+
+
+def test_encode_event_ids_are_unique_increasing_and_match_the_time() -> None:
+    # More than 4,096 ids: the counter's cached high bits roll over several times.
+    events = [
+        orjson.loads(envelope.encode_event({"type": "t", "data": i}, default_source="s"))
+        for i in range(10_000)
+    ]
+    ids = [e["id"] for e in events]
+    assert len(set(ids)) == len(ids) and ids == sorted(ids)
+    assert {uuid.UUID(i).version for i in ids} == {7}
+    for event in events[::997]:
+        assert envelope.format_time(int(event["id"].replace("-", "")[:12], 16)) == event["time"]
+    # Interleaved with the other id paths, all stay unique and increasing.
+    mixed = [
+        envelope.new_event_id()
+        if i % 2
+        else orjson.loads(envelope.encode_event({"type": "t", "data": i}, default_source="s"))["id"]
+        for i in range(5000)
+    ]
+    assert len(set(mixed)) == len(mixed) and mixed == sorted(mixed)
