@@ -110,11 +110,6 @@ class _EventIds:
         current = self._current()
         return f"{current[1]}{next(self._counter) & self._COUNTER_MASK:012x}", current[3]
 
-    def stamp_json(self) -> tuple[bytes, bytes]:
-        """A new id as bytes, and ``,"time":"<time>","data":`` of the same millisecond."""
-        current = self._current()
-        return b"%s%012x" % (current[2], next(self._counter) & self._COUNTER_MASK), current[4]
-
 
 # The envelope's JSON up to the id: written by encode_event (and _EventIds.advance_json).
 _HEAD: Final = b'{"specversion":"' + SPECVERSION.encode() + b'","id":"'
