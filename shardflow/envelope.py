@@ -166,7 +166,10 @@ def parse_time(value: str) -> datetime:
         raise InvalidEnvelopeError(f"time {value!r} is not RFC 3339", field="time") from exc
     if parsed.tzinfo is None:
         raise InvalidEnvelopeError(f"time {value!r} has no UTC offset", field="time")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # "0001-01-01T00:00:00+01:00" is before year 1 in UTC
+        raise InvalidEnvelopeError(f"time {value!r} is out of range in UTC", field="time") from exc
 
 
 _clock = _Clock()

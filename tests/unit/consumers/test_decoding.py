@@ -138,6 +138,17 @@ def test_aggregate_without_records_is_a_corrupt_aggregate() -> None:
         (b'{"id": "", "source": "s", "type": "t", "specversion": "1.0"}', "id"),
         (b'{"id": "x", "source": "s", "type": "t", "specversion": "1.0", "time": "soon"}', "time"),
         (b'{"id": "x", "source": "s", "type": "t", "specversion": "1.0", "time": 17}', "time"),
+        # Valid RFC 3339, but in UTC before year 1 or after 9999: Python cannot hold it.
+        (
+            b'{"id": "x", "source": "s", "type": "t", "specversion": "1.0",'
+            b' "time": "0001-01-01T00:00:00+01:00"}',
+            "time",
+        ),
+        (
+            b'{"id": "x", "source": "s", "type": "t", "specversion": "1.0",'
+            b' "time": "9999-12-31T23:59:59-01:00"}',
+            "time",
+        ),
     ],
 )
 def test_invalid_envelopes_are_poison_records(payload: bytes, needle: str) -> None:
