@@ -7,7 +7,8 @@ projection from here, so they cannot drift apart.
 Columns: the envelope's CloudEvents attributes (``data`` as a JSON string, any extension
 attributes as one JSON object in ``extensions``), then the record's origin in the stream.
 Partitions: ``dt`` (``YYYY-MM-DD``) and ``hr`` (``00`` to ``23``) of the event's ``time`` in UTC
-(its arrival time when the envelope has no ``time``), then any :class:`PartitionKey` the
+(its arrival time when the envelope has no ``time``, or one the partition projection cannot
+reach: see :func:`consumers.sink.buffer.partition_ms`), then any :class:`PartitionKey` the
 sink is configured with.
 """
 
@@ -35,8 +36,10 @@ _NAME_RE: Final = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 #: unmodified value is still in its column), so keys stay valid in every tool and in the
 #: Athena location template.
 PARTITION_VALUE_RE: Final = re.compile(r"[^A-Za-z0-9._-]")
-#: ``dt`` projection range: from this date to now.
-DT_PROJECTION_RANGE: Final = "2020-01-01,NOW"
+#: First day of the ``dt`` projection: Athena sees no partition before it.
+DT_PROJECTION_START: Final = "2020-01-01"
+#: ``dt`` projection range: from :data:`DT_PROJECTION_START` to now.
+DT_PROJECTION_RANGE: Final = f"{DT_PROJECTION_START},NOW"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,15 @@ from typing import Any, Final
 from orjson import dumps
 
 from consumers.records import Event, Origin, Position
-from consumers.schema import PartitionKey
+from consumers.schema import DT_PROJECTION_START, PartitionKey
 from consumers.sink.config import SinkConfig
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
 _HOUR_MS: Final = 3_600_000
+#: How far an event's ``time`` may be ahead of its arrival and still name its partition
+#: (clocks of producers drift; a partition ahead of NOW is not projected until NOW gets there).
+MAX_TIME_AHEAD_MS: Final = _HOUR_MS
 #: Envelope attributes that have their own column; anything else goes to ``extensions``.
 _OWN_COLUMNS: Final = frozenset({"id", "source", "type", "time", "specversion", "data"})
 _REQUIRED_COUNT: Final = 4  # id, source, type, specversion are always present
@@ -31,6 +34,25 @@ _FALLBACK_EVENT_BYTES: Final = 256
 def epoch_ms(value: datetime) -> int:
     """Milliseconds since the epoch, exactly (no float rounding near an hour boundary)."""
     return (value - _EPOCH) // _MS
+
+
+_PROJECTION_START_MS: Final = epoch_ms(
+    datetime.fromisoformat(DT_PROJECTION_START).replace(tzinfo=UTC)
+)
+
+
+def partition_ms(time_ms: int | None, arrival_ms: int) -> int:
+    """The moment whose UTC day and hour partition an event (``dt``/``hr``), in epoch ms.
+
+    The event's ``time``, unless the table's partition projection would never show it: a
+    time before :data:`~consumers.schema.DT_PROJECTION_START`, or more than
+    :data:`MAX_TIME_AHEAD_MS` after the record's arrival (a broken producer clock; Athena
+    projects ``dt`` up to NOW only). Those, and events without ``time``, are partitioned by
+    their arrival time; the ``time`` column keeps what the producer sent.
+    """
+    if time_ms is None or not _PROJECTION_START_MS <= time_ms <= arrival_ms + MAX_TIME_AHEAD_MS:
+        return arrival_ms
+    return time_ms
 
 
 #: Row layout in the buffer: the schema's columns less ``stream`` and ``shard_id`` (the same
@@ -167,9 +189,9 @@ class ShardBuffer:
         hour = time_ms // _HOUR_MS
         dt_hr = self._hours.get(hour)
         if dt_hr is None:
-            moment = datetime.fromtimestamp(hour * 3600, UTC)
+            moment = _EPOCH + timedelta(hours=hour)
             dt_hr = self._hours[hour] = (
-                ("dt", moment.strftime("%Y-%m-%d")),
+                ("dt", moment.date().isoformat()),  # YYYY-MM-DD, the year zero-padded
                 ("hr", f"{moment.hour:02d}"),
             )
         if not self._keys:
@@ -182,7 +204,7 @@ class ShardBuffer:
         origin = event.origin
         event_time = event.time
         time_ms = None if event_time is None else (event_time - _EPOCH) // _MS
-        part_ms = arrival_ms if time_ms is None else time_ms
+        part_ms = partition_ms(time_ms, arrival_ms)
         hour = part_ms // _HOUR_MS
         if hour == self._last_hour and not self._keys:
             rows = self._last_rows  # consecutive events mostly share their hour

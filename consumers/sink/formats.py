@@ -81,7 +81,12 @@ def _timestamp_formatter() -> Callable[[int | None], str | None]:
         secs, ms = divmod(epoch_ms, 1000)
         text = seconds.get(secs)
         if text is None:
-            text = seconds[secs] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs))
+            # Not strftime("%Y"): glibc does not zero-pad years before 1000.
+            t = time.gmtime(secs)
+            text = seconds[secs] = (
+                f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} "
+                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            )
         return f"{text}.{ms:03d}"
 
     return format_ms

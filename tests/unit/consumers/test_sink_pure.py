@@ -67,7 +67,7 @@ def _event(seq: int, *, time: datetime | None, arrival: datetime = T0, size: int
 def test_events_are_partitioned_by_utc_hour_of_event_time() -> None:
     buf = ShardBuffer(SinkConfig())
     for i, t in enumerate([T0, T0 + timedelta(seconds=3), None]):
-        e = _event(i, time=t, arrival=T0 - timedelta(hours=1))
+        e = _event(i, time=t, arrival=T0 - timedelta(minutes=10 if t else 60))
         buf.append(e, buf.arrival_ms(e))
     parts = {p: len(c) for p, c in buf.items()}
     assert parts == {
@@ -144,3 +144,55 @@ def test_jsonl_file_holds_the_same_rows() -> None:
     assert lines[1]["time"] == "2026-11-26 23:59:58.000"
     assert lines[1]["arrival_time"] == "2026-11-26 23:59:58.000"
     assert orjson.loads(lines[1]["data"]) == {"n": 1, "s": "é"}
+
+
+def test_event_times_athena_cannot_project_are_partitioned_by_arrival() -> None:
+    # Partition projection enumerates dt from 2020-01-01 to NOW: a row under any other dt
+    # is invisible to Athena. Times before the range, or far ahead of the record's arrival
+    # (a producer's broken clock), go to the arrival hour; `time` keeps what was sent.
+    arrival = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
+    times = [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2019, 12, 31, 23, 59, 59, 999000, tzinfo=UTC),
+        datetime(2020, 1, 1, tzinfo=UTC),  # first projected hour: kept
+        arrival + timedelta(minutes=50),  # a skewed clock: kept
+        arrival + timedelta(hours=2),
+        datetime(2999, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+    buf = ShardBuffer(SinkConfig(format="jsonl"))
+    for i, t in enumerate(times):
+        e = _event(i, time=t, arrival=arrival)
+        buf.append(e, buf.arrival_ms(e))
+    parts = {dict(p)["dt"] + "/" + dict(p)["hr"]: len(c) for p, c in buf.items()}
+    assert parts == {"2026-11-26/14": 6, "2020-01-01/00": 1, "2026-11-26/15": 1}
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 1),
+        max_value=datetime(9999, 12, 31, 23, 59, 59),
+        timezones=st.just(UTC),
+    )
+)
+def test_every_partition_is_inside_the_projected_range(time: datetime) -> None:
+    arrival = datetime(2026, 11, 26, 14, 30, tzinfo=UTC)
+    buf = ShardBuffer(SinkConfig())
+    e = _event(1, time=time, arrival=arrival)
+    buf.append(e, buf.arrival_ms(e))
+    ((part, _),) = list(buf.items())
+    dt, hr = dict(part)["dt"], dict(part)["hr"]
+    assert "2020-01-01" <= dt <= "2026-11-26"
+    assert len(dt) == 10 and len(hr) == 2
+
+
+def test_timestamps_before_year_1000_are_written_with_four_digit_years() -> None:
+    # Athena's JSON SerDe and DuckDB read "YYYY-MM-DD HH:MM:SS.mmm"; glibc's %Y does not pad.
+    buf = ShardBuffer(SinkConfig(format="jsonl"))
+    e = _event(1, time=datetime(999, 5, 1, 12, 0, 0, 250000, tzinfo=UTC))
+    buf.append(e, buf.arrival_ms(e))
+    ((_, cols),) = list(buf.items())
+    blob = formats.encode(cols.as_dict("s", "shardId-0"), SinkConfig(format="jsonl"))
+    (line,) = [orjson.loads(raw) for raw in gzip.decompress(blob).splitlines()]
+    assert line["time"] == "0999-05-01 12:00:00.250"
