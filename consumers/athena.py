@@ -36,13 +36,13 @@ _FORMATS: Final[dict[str, StorageFormat]] = {
         serde_parameters={"serialization.format": "1"},
         classification="parquet",
     ),
-    # gzip is recognised from the .gz extension; the OpenX SerDe reads our
-    # "YYYY-MM-DD HH:MM:SS.mmm" timestamps.
+    # gzip is recognised from the .gz extension. The Hive JSON SerDe reads our
+    # "YYYY-MM-DD HH:MM:SS.mmm" timestamps (java.sql.Timestamp's form) without properties;
+    # Athena documents the OpenX SerDe's results as non-deterministic.
     "jsonl": StorageFormat(
         input_format="org.apache.hadoop.mapred.TextInputFormat",
         output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-        serde="org.openx.data.jsonserde.JsonSerDe",
-        serde_parameters={"ignore.malformed.json": "FALSE", "case.insensitive": "TRUE"},
+        serde="org.apache.hive.hcatalog.data.JsonSerDe",
         classification="json",
     ),
 }
@@ -106,6 +106,8 @@ def create_table_ddl(
     fmt = storage_format(config.format)
     name = f"`{database}`.`{table}`" if database else f"`{table}`"
     serde_props = ",\n".join(f"  {_quote(k)}={_quote(v)}" for k, v in fmt.serde_parameters.items())
+    # WITH SERDEPROPERTIES () with nothing in it does not parse.
+    serde_clause = f"WITH SERDEPROPERTIES (\n{serde_props}\n)\n" if serde_props else ""
     table_props = ",\n".join(
         f"  {_quote(k)}={_quote(v)}" for k, v in table_parameters(bucket, config).items()
     )
@@ -115,7 +117,7 @@ def create_table_ddl(
         f"PARTITIONED BY (\n"
         f"{_columns([(p.name, p.type, p.comment) for p in schema.partitions])}\n)\n"
         f"ROW FORMAT SERDE {_quote(fmt.serde)}\n"
-        f"WITH SERDEPROPERTIES (\n{serde_props}\n)\n"
+        f"{serde_clause}"
         f"STORED AS INPUTFORMAT {_quote(fmt.input_format)}\n"
         f"OUTPUTFORMAT {_quote(fmt.output_format)}\n"
         f"LOCATION {_quote(table_location(bucket, config))}\n"

@@ -49,8 +49,8 @@ locals {
     jsonl = {
       input_format   = "org.apache.hadoop.mapred.TextInputFormat"
       output_format  = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-      serde          = "org.openx.data.jsonserde.JsonSerDe"
-      serde_params   = { "ignore.malformed.json" = "FALSE", "case.insensitive" = "TRUE" }
+      serde          = "org.apache.hive.hcatalog.data.JsonSerDe"
+      serde_params   = {}
       classification = "json"
     }
   }
