@@ -82,7 +82,28 @@ class _Invocation:
         self.dead_lettered = 0
 
     def handle_record(self, record: KinesisStreamRecord) -> int:
-        """powertools' record handler: process one Kinesis record (all its events)."""
+        """powertools' record handler: process one Kinesis record (all its events).
+
+        Raising fails the record (and, through the processor, the rest of its shard).
+        """
+        try:
+            return self._handle_record(record)
+        except EventProcessingError:
+            raise  # logged with the event's keys where it was raised
+        except Exception as exc:
+            # Not the event's fault (the dead-letter queue, the attempts or idempotency
+            # table failed): retried without counting an attempt. Say why in the log.
+            self.consumer.obs.logger.error(
+                "record failed; its shard is retried from it",
+                extra={
+                    "shard_id": record.raw_event.get("eventID", "").partition(":")[0],
+                    "sequence_number": record.kinesis.sequence_number,
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            raise
+
+    def _handle_record(self, record: KinesisStreamRecord) -> int:
         consumer = self.consumer
         output = _RecordOutput()
         krecord = KinesisRecord.from_lambda(record.raw_event)
@@ -334,8 +355,9 @@ class LambdaConsumer:
 
     def counts_as_attempt(self, exc: BaseException) -> bool:
         """False for failures that are not the event's fault (another invocation holds its
-        idempotency record): those are retried without counting."""
-        return self._idempotency is None or not self._idempotency.is_in_progress_error(exc)
+        idempotency record, or the idempotency table failed): those are retried without
+        counting, so an outage never dead-letters an event."""
+        return self._idempotency is None or not self._idempotency.is_store_error(exc)
 
     def was_dead_lettered(self, origin: Origin) -> bool:
         """True when this execution environment dead-lettered the event at ``origin``

@@ -19,6 +19,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
 )
 
 from consumers.lambda_handler.clients import Clients
@@ -101,6 +103,14 @@ class Idempotency:
         self._runner()(key={"id": event.id}, event=event)
 
     @staticmethod
-    def is_in_progress_error(exc: BaseException) -> bool:
-        """True when another invocation holds the event's record (not the event's fault)."""
-        return isinstance(exc, IdempotencyAlreadyInProgressError)
+    def is_store_error(exc: BaseException) -> bool:
+        """True when the failure is the idempotency layer's, not the event's: another
+        invocation holds the event's record, or the table could not be read or written."""
+        return isinstance(
+            exc,
+            (
+                IdempotencyAlreadyInProgressError,
+                IdempotencyPersistenceLayerError,
+                IdempotencyInconsistentStateError,
+            ),
+        )

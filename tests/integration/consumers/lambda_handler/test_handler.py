@@ -335,3 +335,80 @@ def test_tracing_on_wraps_the_batch_in_a_subsegment(
     event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
     assert consumer(event, context) == {"batchItemFailures": []}
     assert [r["id"] for r in handler_env.output()] == ["e1"]
+
+
+def test_an_idempotency_store_outage_never_dead_letters_an_event(
+    handler_env: Any, events: Any, context: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The store failing is not the event's fault: its record is retried (no checkpoint past
+    # it) but no attempt is counted, so it is not dead-lettered as if processing had failed.
+    event = events.kinesis_event(
+        [("a", events.envelope("e1")), ("b", events.envelope("e2"))], stream=handler_env.stream
+    )
+    process = Flaky()
+    consumer = handler_env.consumer(process, idempotency_table=handler_env.stream + "-missing")
+    for _ in range(handler_env.config.max_attempts + 1):
+        assert failed_seqs(consumer(event, context)) == seqs(event)
+    assert process.runs == Counter()
+    assert handler_env.dead_letters() == []
+    assert handler_env.output() == []
+    # The cause is in the function's log, with the record it failed.
+    errors = [r for r in caplog.records if r.getMessage().startswith("record failed")]
+    assert errors
+    assert all("ResourceNotFoundException" in r.error for r in errors)  # type: ignore[attr-defined]
+    assert {r.sequence_number for r in errors} == {seqs(event)[0]}  # type: ignore[attr-defined]
+
+    healthy = handler_env.consumer(process)
+    assert healthy(event, context) == {"batchItemFailures": []}
+    assert [r["id"] for r in handler_env.output()] == ["e1", "e2"]
+
+
+def _refuse(client: Any, operation: str, code: str) -> Any:
+    """Make ``client`` answer ``operation`` with a non-retryable ``code`` until unregistered."""
+
+    def refuse(**_: Any) -> Any:
+        http = type("Http", (), {"status_code": 400, "headers": {}})()
+        return http, {"Error": {"Code": code, "Message": "refused by the test"}}
+
+    event_name = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    client.meta.events.register(event_name, refuse)
+    return lambda: client.meta.events.unregister(event_name, refuse)
+
+
+def test_a_dead_letter_queue_outage_holds_the_shard_at_the_poison_record(
+    handler_env: Any, events: Any, context: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = events.kinesis_event(
+        [("a", events.envelope("e1")), ("b", b"not json"), ("c", events.envelope("e3"))],
+        stream=handler_env.stream,
+    )
+    restore = _refuse(handler_env.clients.sqs, "SendMessage", "AccessDenied")
+    try:
+        response = handler_env.consumer()(event, context)
+    finally:
+        restore()
+    # Not stored anywhere yet: Lambda must not checkpoint past it.
+    assert failed_seqs(response) == seqs(event)[1:]
+    assert [r["id"] for r in handler_env.output()] == ["e1"]
+    assert any("AccessDenied" in getattr(r, "error", "") for r in caplog.records)
+
+    retry = {"Records": event["Records"][1:]}
+    assert handler_env.consumer()(retry, context) == {"batchItemFailures": []}
+    assert [letter["reason"] for letter in handler_env.dead_letters()] == ["invalid_envelope"]
+    assert [r["id"] for r in handler_env.output()] == ["e1", "e3"]
+
+
+def test_an_attempts_table_outage_retries_without_dead_lettering(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
+    process = Flaky({"e1": 10**6})
+    consumer = handler_env.consumer(process)
+    restore = _refuse(handler_env.clients.dynamodb, "UpdateItem", "AccessDeniedException")
+    try:
+        for _ in range(handler_env.config.max_attempts + 1):
+            assert failed_seqs(consumer(event, context)) == seqs(event)
+    finally:
+        restore()
+    assert handler_env.dead_letters() == []  # failures could not be counted: never sent
+    assert handler_env.output() == []
