@@ -117,7 +117,12 @@ class _Invocation:
                 output.skipped.append(item.origin)  # its record is being retried
                 continue
             try:
-                consumer.process_event(item)
+                if not consumer.process_event(item):
+                    # Dead-lettered by an earlier invocation (its idempotency record says
+                    # so); its record is being retried for a later event.
+                    consumer.remember_dead_lettered(item.origin)
+                    output.skipped.append(item.origin)
+                    continue
             except Exception as exc:
                 self.failed += 1
                 if not consumer.counts_as_attempt(exc):
@@ -153,8 +158,7 @@ class _Invocation:
                     "event failed for the last time; dead-lettering it", extra=keys, exc_info=exc
                 )
                 consumer.dead_letter(PoisonRecord.handler_failed(item, exc))
-                consumer.attempts.mark_dead_lettered(item.origin)
-                consumer.remember_dead_lettered(item.origin)
+                consumer.mark_dead_lettered(item)
                 self.dead_lettered += 1
                 output.skipped.append(item.origin)
                 continue
@@ -346,12 +350,13 @@ class LambdaConsumer:
         return self._attempts
 
     # -- per event --------------------------------------------------------------------------
-    def process_event(self, event: Event) -> None:
-        """Run the processing function for ``event`` (once per ``id`` with idempotency)."""
+    def process_event(self, event: Event) -> bool:
+        """Run the processing function for ``event`` (once per ``id`` with idempotency);
+        False when the event was dead-lettered by an earlier invocation instead."""
         if self._idempotency is not None:
-            self._idempotency.run(event)
-        else:
-            self._process(event)
+            return self._idempotency.run(event)
+        self._process(event)
+        return True
 
     def counts_as_attempt(self, exc: BaseException) -> bool:
         """False for failures that are not the event's fault (another invocation holds its
@@ -364,6 +369,15 @@ class LambdaConsumer:
         already (a retry of its record then skips it without calling the processing)."""
         recent = self._recent_dead_letters
         return bool(recent) and _origin_key(origin) in recent
+
+    def mark_dead_lettered(self, event: Event) -> None:
+        """Note that ``event`` went to the dead-letter queue, so that no later invocation
+        processes it or sends it again: in the attempts table, in its idempotency record
+        (when idempotency is on) and in this execution environment's memory."""
+        self.attempts.mark_dead_lettered(event.origin)
+        if self._idempotency is not None:
+            self._idempotency.mark_dead_lettered(event)
+        self.remember_dead_lettered(event.origin)
 
     def remember_dead_lettered(self, origin: Origin) -> None:
         """Note a dead-lettered event for :meth:`was_dead_lettered` (bounded memory)."""

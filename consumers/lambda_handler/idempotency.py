@@ -5,12 +5,17 @@ crash) delivers events that were processed already. The processing function runs
 powertools' ``idempotent_function`` with the DynamoDB persistence layer: the first run of
 an ``id`` stores its result, a later run of the same ``id`` returns it without calling the
 function again. A run that raised leaves no record, so the event is tried again.
+
+An event dead-lettered after its last failed attempt gets a completed record too, marked
+as dead-lettered: if its KPL aggregate comes again (a later event of it failed), the
+processing does not run for it, even where it would now succeed, since the dead-letter
+queue holds it (an operator replaying it from there must be the only one to apply it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -26,6 +31,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from consumers.lambda_handler.clients import Clients
 from consumers.records import Event
 from shardflow import resources
+
+#: The stored result of an event that was dead-lettered instead of processed.
+_DEAD_LETTERED: Final = {"shardflow": "dead_lettered"}
 
 
 class _FixedExpiryContext:
@@ -98,9 +106,19 @@ class Idempotency:
         if self._fixed_expiry is None and context is not None:
             self.config.register_lambda_context(context)
 
-    def run(self, event: Event) -> None:
-        """``process(event)``, unless ``event.id`` was processed already."""
-        self._runner()(key={"id": event.id}, event=event)
+    def run(self, event: Event) -> bool:
+        """``process(event)``, unless ``event.id`` was processed already; False when the
+        event was dead-lettered instead (see :meth:`mark_dead_lettered`)."""
+        result: object = self._runner()(key={"id": event.id}, event=event)
+        return result != _DEAD_LETTERED
+
+    def mark_dead_lettered(self, event: Event) -> None:
+        """Record ``event.id`` as done, by the dead-letter queue: :meth:`run` then returns
+        False for it without calling the processing function."""
+        self._runner()
+        assert self._store is not None
+        self._store.configure(self.config, key_prefix=self._function_name)
+        self._store.save_success(data={"id": event.id}, result=_DEAD_LETTERED)
 
     @staticmethod
     def is_store_error(exc: BaseException) -> bool:

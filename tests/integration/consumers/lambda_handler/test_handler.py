@@ -412,3 +412,26 @@ def test_an_attempts_table_outage_retries_without_dead_lettering(
         restore()
     assert handler_env.dead_letters() == []  # failures could not be counted: never sent
     assert handler_env.output() == []
+
+
+def test_a_dead_lettered_event_is_not_processed_later_when_its_aggregate_comes_again(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    # e2 is dead-lettered, then e3 (same aggregate) fails, so the aggregate comes again, to
+    # a fresh execution environment where e2's processing would now succeed: it must not
+    # run, nor reach S3, since the dead-letter queue holds it (a replay from there would
+    # apply it twice).
+    event = events.kinesis_event(
+        [("a", events.aggregate(["e1", "e2", "e3"]))], stream=handler_env.stream
+    )
+    process = Flaky({"e2": 10**6})
+    consumer = handler_env.consumer(process)
+    for _ in range(handler_env.config.max_attempts - 1):
+        consumer(event, context)
+    process.fail["e3"] = 1
+    assert failed_seqs(consumer(event, context)) == seqs(event)  # e2 dead-lettered, e3 failed
+    recovered = Flaky()
+    assert handler_env.consumer(recovered)(event, context) == {"batchItemFailures": []}
+    assert recovered.runs == Counter({"e3": 1})
+    assert [letter["reason"] for letter in handler_env.dead_letters()] == ["handler_failed"]
+    assert [r["id"] for r in handler_env.output()] == ["e1", "e3"]
