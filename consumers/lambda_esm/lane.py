@@ -179,7 +179,9 @@ class LaneState:
             cut = result.first_failed or 0
             done, rest = batch[:cut], batch[cut:]
             if done:
+                # The failed record heads the lane now; it was in this invocation.
                 self._head_changed()
+                self.invocations = 1
             return self._retry_or_discard(done, rest, refill=True)
         if self._config.bisect_batch_on_function_error and len(batch) > 1:
             half = len(batch) // 2

@@ -167,6 +167,18 @@ def test_retry_count_restarts_when_a_partial_failure_makes_progress(
     settled = state.settle(partial(0))  # record 3, second failure: over the quota
     assert seqs(settled.discarded) == [3, 4, 5]
     assert settled.condition == RETRY_ATTEMPTS_EXHAUSTED
+    assert settled.invocations == 2  # record 3 was in the second and the third invocation
+
+
+def test_a_partial_failure_without_retries_reports_the_one_invocation(
+    make_records: MakeRecords,
+) -> None:
+    state = lane(batch_size=10, maximum_retry_attempts=0)
+    state.add(make_records(4), now=0)
+    state.batch()
+    settled = state.settle(partial(1))
+    assert seqs(settled.completed) == [1] and seqs(settled.discarded) == [2, 3, 4]
+    assert settled.invocations == 1  # approximateInvokeCount of the OnFailure record
 
 
 def test_records_over_the_maximum_age_are_discarded_before_invocation(
