@@ -39,7 +39,19 @@ _THROTTLED: Final = frozenset(
         "KMSThrottlingException",
     }
 )
+#: Server-side failures worth another try (botocore already retried them a few times).
+_TRANSIENT: Final = frozenset({"InternalFailure", "ServiceUnavailable", "InternalServerError"})
+_MIN_BACKOFF: Final = 0.1
 _MAX_THROTTLE_BACKOFF: Final = 5.0
+
+
+def _retryable(exc: ClientError | BotoCoreError) -> bool:
+    """Throttling, a server-side failure or a connection problem: try again later."""
+    if isinstance(exc, BotoCoreError):
+        return True
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in _THROTTLED or code in _TRANSIENT or status >= 500
 
 
 class ShardWorker:
@@ -155,7 +167,9 @@ class ShardWorker:
         return run
 
     # -- polling ----------------------------------------------------------------------------
-    def _iterator(self, after: str | None) -> str:
+    def _iterator(self, after: str | None) -> str | None:
+        """A shard iterator after ``after`` (else the starting position); None when the
+        worker is asked to stop while retrying."""
         kwargs: dict[str, Any] = {"StreamName": self.stream, "ShardId": self.shard_id}
         if after is not None:
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
@@ -165,16 +179,26 @@ class ShardWorker:
             kwargs["ShardIteratorType"] = self._config.starting_position
             if self._config.starting_position_timestamp is not None:
                 kwargs["Timestamp"] = self._config.starting_position_timestamp
-        try:
-            iterator: str = self._kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
-        except ClientError as exc:
-            raise MappingError(
-                f"cannot get a shard iterator ({kwargs['ShardIteratorType']}): {exc}",
-                stream=self.stream,
-                shard_id=self.shard_id,
-                error_code=exc.response["Error"]["Code"],
-            ) from exc
-        return iterator
+        delay = _MIN_BACKOFF
+        while True:
+            try:
+                iterator: str = self._kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
+            except (ClientError, BotoCoreError) as exc:
+                if not _retryable(exc):
+                    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
+                    raise MappingError(
+                        f"cannot get a shard iterator ({kwargs['ShardIteratorType']}): {exc}",
+                        stream=self.stream,
+                        shard_id=self.shard_id,
+                        error_code=code,
+                    ) from exc
+                # GetShardIterator allows 5 calls a second per shard: back off, try again.
+                logger.info("GetShardIterator on %s failed (%s); retrying", self.shard_id, exc)
+                if self._stopping.wait(delay):
+                    return None
+                delay = min(delay * 2, _MAX_THROTTLE_BACKOFF)
+            else:
+                return iterator
 
     def _buffered(self) -> int:
         return sum(lane.pending for lane in self._lanes)
@@ -184,8 +208,8 @@ class ShardWorker:
             self.ended = True
             return
         iterator = self._iterator(self._checkpoint.sequence_number)
-        throttle_delay = 0.1
-        while not self._stopping.is_set():
+        throttle_delay = _MIN_BACKOFF
+        while iterator is not None and not self._stopping.is_set():
             with self._cond:
                 if self._buffered() >= self._options.max_buffered_records:
                     self._cond.wait(self._options.poll_interval_seconds)
@@ -199,8 +223,8 @@ class ShardWorker:
                     logger.info("iterator of %s expired; getting a new one", self.shard_id)
                     iterator = self._iterator(self._last_read)
                     continue
-                if code in _THROTTLED:
-                    logger.info("GetRecords on %s throttled (%s)", self.shard_id, code)
+                if _retryable(exc):
+                    logger.info("GetRecords on %s failed (%s); retrying", self.shard_id, code)
                     self._stopping.wait(throttle_delay)
                     throttle_delay = min(throttle_delay * 2, _MAX_THROTTLE_BACKOFF)
                     continue
@@ -215,7 +239,7 @@ class ShardWorker:
                 self._stopping.wait(throttle_delay)
                 throttle_delay = min(throttle_delay * 2, _MAX_THROTTLE_BACKOFF)
                 continue
-            throttle_delay = 0.1
+            throttle_delay = _MIN_BACKOFF
             items = resp.get("Records", [])
             behind = resp.get("MillisBehindLatest", 0)
             if items:

@@ -463,3 +463,44 @@ def test_missing_checkpoint_table_stops_with_a_clear_error(
     with pytest.raises(MappingError, match=table) as info:
         runner.run(until_drained=True, timeout=TIMEOUT)
     assert "ResourceNotFoundException" in str(info.value)
+
+
+def test_throttled_or_failing_get_shard_iterator_is_retried(
+    stream: str, checkpoint_table: str, aws_endpoint: str, aws_client: Callable[[str], Any]
+) -> None:
+    # GetShardIterator has its own limit (5 calls a second per shard): at start, and when an
+    # expired iterator is replaced, a throttled or failed call is retried, as for GetRecords.
+    from botocore.config import Config
+
+    from shardflow import aws
+
+    kinesis = aws.client(
+        "kinesis", endpoint_url=aws_endpoint, config=Config(retries={"total_max_attempts": 1})
+    )
+    items = keyed(40)
+    put(kinesis, stream, items)
+    codes = iter(
+        ["LimitExceededException", "ProvisionedThroughputExceededException", "InternalFailure"] * 2
+    )
+    refused = []
+
+    def refuse(**_: Any) -> Any:
+        code = next(codes, None)
+        if code is None:
+            return None
+        refused.append(code)
+        http = type("Http", (), {"status_code": 400, "headers": {}})()
+        return http, {"Error": {"Code": code, "Message": "refused"}, "ResponseMetadata": {}}
+
+    kinesis.meta.events.register("before-call.kinesis.GetShardIterator", refuse)
+    handler = Recorder()
+    EventSourceMappingRunner(
+        stream,
+        handler,
+        config=MappingConfig(),
+        options=RunnerOptions(function_name="fn", checkpoint_table=checkpoint_table, **FAST),
+        kinesis_client=kinesis,
+        dynamodb_client=aws_client("dynamodb"),
+    ).run(until_drained=True, timeout=TIMEOUT)
+    assert len(refused) == 6
+    assert sorted(handler.datas()) == sorted(d for _, d in items)
