@@ -58,11 +58,16 @@ METRICS_NAMESPACE: Final = "SHARDFLOW_METRICS_NAMESPACE"
 #: ``true`` turns on powertools Tracer (X-Ray); off by default.
 TRACING: Final = "SHARDFLOW_TRACING"
 #: Per-event processing of the Lambda consumer, as ``module:function`` (called with each
-#: ``consumers.Event``; raising fails the event). Unset: events only go to S3. Optional, so
-#: not in LAMBDA_HANDLER_VARIABLES: a deployment that wants it adds it to the function.
+#: ``consumers.Event``; raising fails the event). Unset or empty: events only go to S3.
+#: Optional, so not in LAMBDA_HANDLER_VARIABLES (Terraform sets it from ``processor``).
 PROCESSOR: Final = "SHARDFLOW_PROCESSOR"
 #: Set by the Lambda runtime; names the consumer in idempotency keys and attempt counts.
 LAMBDA_FUNCTION_NAME: Final = "AWS_LAMBDA_FUNCTION_NAME"
+#: Log level: of the CLI on stderr, and of the Lambda handler's JSON logs (the Terraform
+#: module sets it from ``log_level``; unset there, powertools' own variables decide).
+LOG_LEVEL: Final = "SHARDFLOW_LOG_LEVEL"
+#: powertools' own: the handler's service name (logs, metric dimension ``service``).
+POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 
 # --- Event source mapping --------------------------------------------------------------------
 # The local runner (``shardflow consume lambda``) reads these; the Terraform module

@@ -115,7 +115,7 @@ class HandlerConfig:
             "metrics_namespace": settings.env(
                 settings.METRICS_NAMESPACE, DEFAULT_METRICS_NAMESPACE
             ),
-            "service": settings.env("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE),
+            "service": settings.env(settings.POWERTOOLS_SERVICE_NAME, DEFAULT_SERVICE),
             "tracing": settings.env_bool(settings.TRACING, False),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

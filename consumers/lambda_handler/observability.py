@@ -52,7 +52,9 @@ class Observability:
         log_level: str | None = None,
         emit_metrics: bool = True,
     ) -> None:
-        level = log_level or settings.env("SHARDFLOW_LOG_LEVEL")
+        # SHARDFLOW_LOG_LEVEL (the Terraform module sets it from log_level); unset, powertools
+        # decides (AWS_LAMBDA_LOG_LEVEL, POWERTOOLS_LOG_LEVEL, then INFO).
+        level = log_level or settings.env(settings.LOG_LEVEL)
         self.logger: Any = logger or Logger(service=service, level=level, utc=True)
         #: False keeps the EMF documents off stdout (an embedding program's own output).
         self.emit_metrics = emit_metrics

@@ -1,0 +1,97 @@
+"""One list of the Lambda function's variables: the README's, the handler's, Terraform's.
+
+The names the README documents for the function, the names ``lambda_consumer`` sets on it
+and the names ``consumers.lambda_handler`` (and powertools under it) reads must be the same,
+or a setting documented (or deployed) does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any
+
+import pytest
+from terraform_model import REPO, Instance
+
+from shardflow import settings
+
+_PREFIXES = ("SHARDFLOW_", "POWERTOOLS_")
+
+
+def _readme_function_variables() -> set[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("### Environment of the function", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows, "the README has a table of the function's variables"
+    names: set[str] = set()
+    for row in rows:
+        first_cell = row.split("|")[1]
+        names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", first_cell))
+    return names
+
+
+class _RecordingEnviron(MutableMapping[str, str]):
+    """``os.environ`` that notes every name looked up (``os.getenv`` included)."""
+
+    def __init__(self, real: Mapping[str, str]) -> None:
+        self._real = dict(real)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return self._real[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return self._real.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return key in self._real
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self._real[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._real[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._real)
+
+    def __len__(self) -> int:
+        return len(self._real)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self._real)
+
+
+@pytest.fixture
+def handler_reads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The SHARDFLOW_/POWERTOOLS_ variables a handler reads while it is built."""
+    from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer
+
+    recording = _RecordingEnviron(os.environ)
+    monkeypatch.setattr(os, "environ", recording)
+    LambdaConsumer(HandlerConfig.from_env(), clients=Clients(s3=object(), sqs=object()))
+    return {name for name in recording.read if name.startswith(_PREFIXES)}
+
+
+def test_readme_terraform_and_handler_name_the_same_variables(
+    module: Callable[..., Instance], handler_reads: set[str]
+) -> None:
+    documented = _readme_function_variables()
+    deployed = set(module("lambda_consumer").local("handler_environment"))
+    assert documented == deployed
+    missing = deployed - handler_reads
+    assert not missing, f"Terraform sets {sorted(missing)}, which the handler never reads"
+    # What the handler reads beyond that is documented with the consumer core (the sink's
+    # buffer limits) or is powertools' own.
+    extra = {n for n in handler_reads - deployed if n.startswith("SHARDFLOW_")}
+    assert extra <= {
+        settings.SINK_MAX_BYTES,
+        settings.SINK_MAX_RECORDS,
+        settings.SINK_MAX_SPAN_SECONDS,
+    }
