@@ -76,8 +76,8 @@ class FlushResult:
     manifest_key: str
 
 
-def _key(seq: str, sub: int | None) -> tuple[int, int]:
-    return int(seq), -1 if sub is None else sub
+def _position_key(item: tuple[tuple[int, int], object]) -> tuple[int, int]:
+    return item[0]
 
 
 class ShardWriter:
@@ -140,8 +140,10 @@ class ShardWriter:
         consumed is not added twice, and the failed flush is retried by the next ``add``
         or by :meth:`flush`. Until a flush succeeds, :attr:`checkpointable` does not move.
         """
+        return self._add(event, self._key_of(event.origin))
+
+    def _add(self, event: Event, key: tuple[int, int]) -> tuple[FlushResult, ...]:
         origin = event.origin
-        key = self._key_of(origin)
         if not self._advance(key, origin):
             return ()
         if self._in_durable_range(key):
@@ -163,7 +165,9 @@ class ShardWriter:
     def skip(self, origin: Origin) -> tuple[FlushResult, ...]:
         """Record that the record at ``origin`` was consumed without output (it was
         dead-lettered), so later positions can become checkpointable."""
-        key = self._key_of(origin)
+        return self._skip(origin, self._key_of(origin))
+
+    def _skip(self, origin: Origin, key: tuple[int, int]) -> tuple[FlushResult, ...]:
         if not self._advance(key, origin):
             return ()
         if self._in_durable_range(key):
@@ -196,14 +200,18 @@ class ShardWriter:
         the Lambda path, for the successful prefix of an invocation's batch. Positions
         already durable from an earlier attempt (a retry, a bisected batch) are not
         written again."""
+        key_of = self._key_of
         items: list[tuple[tuple[int, int], Event | Origin]] = [
-            (_key(e.origin.sequence_number, e.origin.sub_sequence_number), e) for e in events
+            (key_of(e.origin), e) for e in events
         ]
-        items += [(_key(o.sequence_number, o.sub_sequence_number), o) for o in skipped]
-        items.sort(key=lambda item: item[0])
+        items += [(key_of(o), o) for o in skipped]
+        items.sort(key=_position_key)  # in stream order already, mostly: one pass
         results: list[FlushResult] = []
-        for _, item in items:
-            results += self.add(item) if isinstance(item, Event) else self.skip(item)
+        add, skip = self._add, self._skip
+        for key, item in items:
+            flushed = add(item, key) if isinstance(item, Event) else skip(item, key)
+            if flushed:
+                results += flushed
         final = self.flush()
         if final is not None:
             results.append(final)
@@ -310,7 +318,9 @@ class ShardWriter:
                 last=last,
                 extension=config.extension,
             )
-            body = formats.encode(columns.as_dict(self.stream, self.shard_id), config)
+            body = formats.encode_partition(
+                columns, stream=self.stream, shard_id=self.shard_id, config=config
+            )
             bodies.append((WrittenObject(key, partition, len(columns), len(body)), body))
         objects = tuple(obj for obj, _ in bodies)
         if self._failed is not None:
