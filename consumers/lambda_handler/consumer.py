@@ -106,66 +106,73 @@ class _Invocation:
     def _handle_record(self, record: KinesisStreamRecord) -> int:
         consumer = self.consumer
         output = _RecordOutput()
-        krecord = KinesisRecord.from_lambda(record.raw_event)
-        for item in decode(krecord):
+        events, skipped = output.events, output.skipped
+        process = consumer.process_event if consumer.processes else None
+        was_dead_lettered = consumer.was_dead_lettered
+        for item in decode(KinesisRecord.from_lambda(record.raw_event)):
             if isinstance(item, PoisonRecord):
                 consumer.dead_letter(item)
                 self.dead_lettered += 1
-                output.skipped.append(item.origin)
+                skipped.append(item.origin)
                 continue
-            if consumer.was_dead_lettered(item.origin):
-                output.skipped.append(item.origin)  # its record is being retried
+            if was_dead_lettered(item.origin):
+                skipped.append(item.origin)  # its record is being retried
                 continue
-            try:
-                if not consumer.process_event(item):
+            if process is not None:
+                try:
+                    done = process(item)
+                except Exception as exc:
+                    self._failed(item, exc)  # raises, unless the event is dead-lettered
+                    skipped.append(item.origin)
+                    continue
+                if not done:
                     # Dead-lettered by an earlier invocation (its idempotency record says
                     # so); its record is being retried for a later event.
                     consumer.remember_dead_lettered(item.origin)
-                    output.skipped.append(item.origin)
+                    skipped.append(item.origin)
                     continue
-            except Exception as exc:
-                self.failed += 1
-                if not consumer.counts_as_attempt(exc):
-                    raise
-                attempts = consumer.attempts.record_failure(item.origin)
-                max_attempts = consumer.config.max_attempts
-                keys = _event_keys(
-                    item,
-                    attempt=attempts.failures,
-                    max_attempts=max_attempts,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                if attempts.dead_lettered:
-                    # Dead-lettered by an earlier invocation; its record is retried for a
-                    # later event. Not sent again.
-                    consumer.remember_dead_lettered(item.origin)
-                    output.skipped.append(item.origin)
-                    continue
-                if attempts.failures < max_attempts:
-                    consumer.obs.logger.warning(
-                        "event failed; its shard is retried from it", extra=keys
-                    )
-                    raise EventProcessingError(
-                        f"processing failed: {type(exc).__name__}: {exc}",
-                        event_id=item.id,
-                        attempt=attempts.failures,
-                        max_attempts=max_attempts,
-                        stream=item.origin.stream,
-                        shard_id=item.origin.shard_id,
-                        sequence_number=item.origin.sequence_number,
-                    ) from exc
-                consumer.obs.logger.error(
-                    "event failed for the last time; dead-lettering it", extra=keys, exc_info=exc
-                )
-                consumer.dead_letter(PoisonRecord.handler_failed(item, exc))
-                consumer.mark_dead_lettered(item)
-                self.dead_lettered += 1
-                output.skipped.append(item.origin)
-                continue
-            self.processed += 1
-            output.events.append(item)
+            events.append(item)
+        self.processed += len(events)
         self.outputs[record.event_id] = output
-        return len(output.events)
+        return len(events)
+
+    def _failed(self, item: Event, exc: Exception) -> None:
+        """An event's processing raised: count the attempt, then raise to fail its record
+        (Lambda retries from it), or dead-letter it once it has failed too often."""
+        consumer = self.consumer
+        self.failed += 1
+        if not consumer.counts_as_attempt(exc):
+            raise exc
+        attempts = consumer.attempts.record_failure(item.origin)
+        max_attempts = consumer.config.max_attempts
+        keys = _event_keys(
+            item,
+            attempt=attempts.failures,
+            max_attempts=max_attempts,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        if attempts.dead_lettered:
+            # Dead-lettered by an earlier invocation; its record is retried for a later
+            # event. Not sent again.
+            consumer.remember_dead_lettered(item.origin)
+            return
+        if attempts.failures < max_attempts:
+            consumer.obs.logger.warning("event failed; its shard is retried from it", extra=keys)
+            raise EventProcessingError(
+                f"processing failed: {type(exc).__name__}: {exc}",
+                event_id=item.id,
+                attempt=attempts.failures,
+                max_attempts=max_attempts,
+                stream=item.origin.stream,
+                shard_id=item.origin.shard_id,
+                sequence_number=item.origin.sequence_number,
+            ) from exc
+        consumer.obs.logger.error(
+            "event failed for the last time; dead-lettering it", extra=keys, exc_info=exc
+        )
+        consumer.dead_letter(PoisonRecord.handler_failed(item, exc))
+        consumer.mark_dead_lettered(item)
+        self.dead_lettered += 1
 
     def write(self, succeeded: Sequence[Any]) -> tuple[int, list[str]]:
         """Write the events of the successful records, per shard.
@@ -350,6 +357,11 @@ class LambdaConsumer:
         return self._attempts
 
     # -- per event --------------------------------------------------------------------------
+    @property
+    def processes(self) -> bool:
+        """True when events go through a processing function (not only to S3)."""
+        return self._idempotency is not None or self._process is not no_processing
+
     def process_event(self, event: Event) -> bool:
         """Run the processing function for ``event`` (once per ``id`` with idempotency);
         False when the event was dead-lettered by an earlier invocation instead."""
