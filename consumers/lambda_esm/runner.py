@@ -183,18 +183,17 @@ class EventSourceMappingRunner:
         with self._lock:
             return any(w.ended and s not in self._ended for s, w in self._workers.items())
 
+    def _error(self, operation: str, exc: ClientError) -> MappingError:
+        code = exc.response["Error"]["Code"]
+        if code == "ResourceNotFoundException":
+            return StreamNotFoundError("stream not found", stream=self.stream, error_code=code)
+        return MappingError(f"{operation} failed: {exc}", stream=self.stream, error_code=code)
+
     def _describe(self) -> Source:
         try:
             summary = self._kinesis.describe_stream_summary(StreamName=self.stream)
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ResourceNotFoundException":
-                raise StreamNotFoundError(
-                    "stream not found", stream=self.stream, error_code=code
-                ) from exc
-            raise MappingError(
-                f"DescribeStreamSummary failed: {exc}", stream=self.stream, error_code=code
-            ) from exc
+            raise self._error("DescribeStreamSummary", exc) from exc
         arn: str = summary["StreamDescriptionSummary"]["StreamARN"]
         return Source.for_stream_arn(
             arn, region=self.options.region, function_name=self.options.function_name
@@ -213,14 +212,7 @@ class EventSourceMappingRunner:
                     return shards
                 kwargs = {"NextToken": token}
         except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ResourceNotFoundException":
-                raise StreamNotFoundError(
-                    "stream not found", stream=self.stream, error_code=code
-                ) from exc
-            raise MappingError(
-                f"ListShards failed: {exc}", stream=self.stream, error_code=code
-            ) from exc
+            raise self._error("ListShards", exc) from exc
 
     def sync_shards(self) -> None:
         """List the shards; start workers for shards whose parents have ended."""

@@ -45,11 +45,15 @@ _MIN_BACKOFF: Final = 0.1
 _MAX_THROTTLE_BACKOFF: Final = 5.0
 
 
+def _error_code(exc: ClientError | BotoCoreError) -> str | None:
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+
+
 def _retryable(exc: ClientError | BotoCoreError) -> bool:
     """Throttling, a server-side failure or a connection problem: try again later."""
     if isinstance(exc, BotoCoreError):
         return True
-    code = exc.response.get("Error", {}).get("Code", "")
+    code = _error_code(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return code in _THROTTLED or code in _TRANSIENT or status >= 500
 
@@ -185,13 +189,8 @@ class ShardWorker:
                 iterator: str = self._kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
             except (ClientError, BotoCoreError) as exc:
                 if not _retryable(exc):
-                    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
-                    raise MappingError(
-                        f"cannot get a shard iterator ({kwargs['ShardIteratorType']}): {exc}",
-                        stream=self.stream,
-                        shard_id=self.shard_id,
-                        error_code=code,
-                    ) from exc
+                    what = f"cannot get a shard iterator ({kwargs['ShardIteratorType']})"
+                    raise self._error(what, exc) from exc
                 # GetShardIterator allows 5 calls a second per shard: back off, try again.
                 logger.info("GetShardIterator on %s failed (%s); retrying", self.shard_id, exc)
                 if self._stopping.wait(delay):
@@ -199,6 +198,14 @@ class ShardWorker:
                 delay = min(delay * 2, _MAX_THROTTLE_BACKOFF)
             else:
                 return iterator
+
+    def _error(self, what: str, exc: ClientError | BotoCoreError) -> MappingError:
+        return MappingError(
+            f"{what}: {exc}",
+            stream=self.stream,
+            shard_id=self.shard_id,
+            error_code=_error_code(exc),
+        )
 
     def _buffered(self) -> int:
         return sum(lane.pending for lane in self._lanes)
@@ -216,26 +223,15 @@ class ShardWorker:
                     continue
             try:
                 resp = self._kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
-            except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                if code == "ExpiredIteratorException":
+            except (ClientError, BotoCoreError) as exc:
+                if _error_code(exc) == "ExpiredIteratorException":
                     # Iterators live five minutes; resume after the last record read.
                     logger.info("iterator of %s expired; getting a new one", self.shard_id)
                     iterator = self._iterator(self._last_read)
                     continue
-                if _retryable(exc):
-                    logger.info("GetRecords on %s failed (%s); retrying", self.shard_id, code)
-                    self._stopping.wait(throttle_delay)
-                    throttle_delay = min(throttle_delay * 2, _MAX_THROTTLE_BACKOFF)
-                    continue
-                raise MappingError(
-                    f"GetRecords failed: {exc}",
-                    stream=self.stream,
-                    shard_id=self.shard_id,
-                    error_code=code,
-                ) from exc
-            except BotoCoreError as exc:
-                logger.warning("GetRecords on %s failed (%s); retrying", self.shard_id, exc)
+                if not _retryable(exc):
+                    raise self._error("GetRecords failed", exc) from exc
+                logger.info("GetRecords on %s failed (%s); retrying", self.shard_id, exc)
                 self._stopping.wait(throttle_delay)
                 throttle_delay = min(throttle_delay * 2, _MAX_THROTTLE_BACKOFF)
                 continue

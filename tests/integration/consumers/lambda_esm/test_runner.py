@@ -100,6 +100,7 @@ def make_runner(
     checkpoint_table: str,
     aws_client: Callable[[str], Any],
     function_name: str = "fn",
+    kinesis_client: Any = None,
     **config: Any,
 ) -> EventSourceMappingRunner:
     return EventSourceMappingRunner(
@@ -109,7 +110,7 @@ def make_runner(
         options=RunnerOptions(
             function_name=function_name, checkpoint_table=checkpoint_table, **FAST
         ),
-        kinesis_client=aws_client("kinesis"),
+        kinesis_client=kinesis_client or aws_client("kinesis"),
         dynamodb_client=aws_client("dynamodb"),
         sqs_client=aws_client("sqs"),
     )
@@ -325,15 +326,9 @@ def test_expired_iterator_is_replaced_and_reading_continues(
 
     kinesis.meta.events.register("before-call.kinesis.GetRecords", expire_some)
     handler = Recorder()
-    runner = EventSourceMappingRunner(
-        stream,
-        handler,
-        config=MappingConfig(batch_size=25),
-        options=RunnerOptions(function_name="fn", checkpoint_table=checkpoint_table, **FAST),
-        kinesis_client=kinesis,
-        dynamodb_client=aws_client("dynamodb"),
-    )
-    runner.run(until_drained=True, timeout=TIMEOUT)
+    make_runner(
+        stream, handler, checkpoint_table, aws_client, kinesis_client=kinesis, batch_size=25
+    ).run(until_drained=True, timeout=TIMEOUT)
     assert expired["left"] == 0
     assert sorted(handler.datas()) == sorted(d for _, d in items)
 
@@ -442,14 +437,9 @@ def test_throttled_get_records_backs_off_and_continues(
 
     kinesis.meta.events.register("before-call.kinesis.GetRecords", throttle)
     handler = Recorder()
-    EventSourceMappingRunner(
-        stream,
-        handler,
-        config=MappingConfig(),
-        options=RunnerOptions(function_name="fn", checkpoint_table=checkpoint_table, **FAST),
-        kinesis_client=kinesis,
-        dynamodb_client=aws_client("dynamodb"),
-    ).run(until_drained=True, timeout=TIMEOUT)
+    make_runner(stream, handler, checkpoint_table, aws_client, kinesis_client=kinesis).run(
+        until_drained=True, timeout=TIMEOUT
+    )
     assert throttled["left"] == 0
     assert sorted(handler.datas()) == sorted(d for _, d in items)
 
@@ -494,13 +484,8 @@ def test_throttled_or_failing_get_shard_iterator_is_retried(
 
     kinesis.meta.events.register("before-call.kinesis.GetShardIterator", refuse)
     handler = Recorder()
-    EventSourceMappingRunner(
-        stream,
-        handler,
-        config=MappingConfig(),
-        options=RunnerOptions(function_name="fn", checkpoint_table=checkpoint_table, **FAST),
-        kinesis_client=kinesis,
-        dynamodb_client=aws_client("dynamodb"),
-    ).run(until_drained=True, timeout=TIMEOUT)
+    make_runner(stream, handler, checkpoint_table, aws_client, kinesis_client=kinesis).run(
+        until_drained=True, timeout=TIMEOUT
+    )
     assert len(refused) == 6
     assert sorted(handler.datas()) == sorted(d for _, d in items)
