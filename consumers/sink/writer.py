@@ -300,6 +300,9 @@ class ShardWriter:
         )
         self._sink.delete_keys((*object_keys, manifest_key), shard_id=self.shard_id)
 
+    def _put(self, key: str, body: bytes, content_type: str, first: Position) -> None:
+        self._sink.put(key, body, content_type, shard_id=self.shard_id, position=first)
+
     def _flush(self) -> FlushResult:
         buf = self._buffer
         first, last = buf.first, buf.last
@@ -357,30 +360,13 @@ class ShardWriter:
         }
         # Remembered before the first PUT: a request that times out may still have landed.
         self._failed = (manifest_key, tuple(o.key for o in objects))
+        content_type = _CONTENT_TYPES[config.format]
         try:
-            sink.put(
-                manifest_key,
-                orjson.dumps(manifest),
-                "application/json",
-                shard_id=self.shard_id,
-                position=first,
-            )
+            self._put(manifest_key, orjson.dumps(manifest), "application/json", first)
             for obj, body in bodies:
-                sink.put(
-                    obj.key,
-                    body,
-                    _CONTENT_TYPES[config.format],
-                    shard_id=self.shard_id,
-                    position=first,
-                )
+                self._put(obj.key, body, content_type, first)
             manifest["status"] = "committed"
-            sink.put(
-                manifest_key,
-                orjson.dumps(manifest),
-                "application/json",
-                shard_id=self.shard_id,
-                position=first,
-            )
+            self._put(manifest_key, orjson.dumps(manifest), "application/json", first)
         except SinkError:
             logger.exception(
                 "shard %s/%s: flush %s..%s failed; keeping %d buffered event(s)",
