@@ -277,12 +277,9 @@ def test_unknown_processor_is_a_configuration_error(handler_env: Any) -> None:
         LambdaConsumer(HandlerConfig(**values), clients=handler_env.clients)
 
 
-def test_dead_lettered_event_is_not_sent_again_when_its_aggregate_is_retried(
-    handler_env: Any, events: Any, context: Any
-) -> None:
-    # e2 is poison; e3, later in the same aggregate, fails once after e2 is dead-lettered,
-    # so the aggregate comes again: e2 must not reach the queue a second time, whether the
-    # retry lands on the same execution environment or on a fresh one.
+def _dead_letter_e2_then_fail_e3(handler_env: Any, events: Any, context: Any) -> Any:
+    """An aggregate [e1, e2, e3]: e2 fails until it is dead-lettered, then e3 fails once, so
+    the aggregate comes again. Returns (event, consumer, processing)."""
     event = events.kinesis_event(
         [("a", events.aggregate(["e1", "e2", "e3"]))], stream=handler_env.stream
     )
@@ -292,6 +289,15 @@ def test_dead_lettered_event_is_not_sent_again_when_its_aggregate_is_retried(
         assert failed_seqs(consumer(event, context)) == seqs(event)
     process.fail["e3"] = 1
     assert failed_seqs(consumer(event, context)) == seqs(event)  # e2 dead-lettered, e3 failed
+    return event, consumer, process
+
+
+def test_dead_lettered_event_is_not_sent_again_when_its_aggregate_is_retried(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    # e2 must not reach the queue a second time, whether the retry lands on the same
+    # execution environment or on a fresh one.
+    event, consumer, process = _dead_letter_e2_then_fail_e3(handler_env, events, context)
     assert consumer(event, context) == {"batchItemFailures": []}
     assert process.runs["e2"] == handler_env.config.max_attempts  # remembered: not run again
     fresh = handler_env.consumer(Flaky({"e2": 10**6}))
@@ -417,19 +423,10 @@ def test_an_attempts_table_outage_retries_without_dead_lettering(
 def test_a_dead_lettered_event_is_not_processed_later_when_its_aggregate_comes_again(
     handler_env: Any, events: Any, context: Any
 ) -> None:
-    # e2 is dead-lettered, then e3 (same aggregate) fails, so the aggregate comes again, to
-    # a fresh execution environment where e2's processing would now succeed: it must not
-    # run, nor reach S3, since the dead-letter queue holds it (a replay from there would
-    # apply it twice).
-    event = events.kinesis_event(
-        [("a", events.aggregate(["e1", "e2", "e3"]))], stream=handler_env.stream
-    )
-    process = Flaky({"e2": 10**6})
-    consumer = handler_env.consumer(process)
-    for _ in range(handler_env.config.max_attempts - 1):
-        consumer(event, context)
-    process.fail["e3"] = 1
-    assert failed_seqs(consumer(event, context)) == seqs(event)  # e2 dead-lettered, e3 failed
+    # The aggregate comes again to a fresh execution environment where e2's processing
+    # would now succeed: it must not run, nor reach S3, since the dead-letter queue holds
+    # it (a replay from there would apply it twice).
+    event, _, _ = _dead_letter_e2_then_fail_e3(handler_env, events, context)
     recovered = Flaky()
     assert handler_env.consumer(recovered)(event, context) == {"batchItemFailures": []}
     assert recovered.runs == Counter({"e3": 1})
