@@ -34,6 +34,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from consumers.deadletter import DeadLetterQueue
+from consumers.lambda_handler import heap
 from consumers.lambda_handler.attempts import AttemptStore
 from consumers.lambda_handler.clients import Clients
 from consumers.lambda_handler.config import HandlerConfig
@@ -76,6 +77,11 @@ class LambdaConsumer:
     built lazily from ``clients`` (one set per execution environment); ``observability``
     defaults to powertools Logger and EMF metrics on stdout. Thread-safe: the local runner
     may invoke one instance from several threads at once.
+
+    After its first invocation (clients built) the consumer freezes the process heap for
+    the cyclic garbage collector (:mod:`consumers.lambda_handler.heap`), once per process;
+    ``freeze_heap=False`` leaves the collector alone (a program embedding the consumer that
+    manages its own heap).
     """
 
     def __init__(
@@ -85,8 +91,10 @@ class LambdaConsumer:
         process: ProcessFn | None = None,
         clients: Clients | None = None,
         observability: Observability | None = None,
+        freeze_heap: bool = True,
     ) -> None:
         self.config = config or HandlerConfig.from_env()
+        self._freeze_heap = freeze_heap
         self.clients = clients or Clients()
         self.obs = observability or Observability(
             service=self.config.service,
@@ -259,6 +267,8 @@ class LambdaConsumer:
             return dict(response)
         finally:
             obs.unbind()
+            if cold and self._freeze_heap:
+                heap.freeze_once()
 
     def _publish(
         self, invocation: Invocation, records: Sequence[dict[str, Any]], failed_records: int
