@@ -166,6 +166,27 @@ class Pipeline:
             for key, item in self.leases().items()
         }
 
+    def assert_each_event_once(self, context: str) -> None:
+        """Every produced event is in S3 exactly once (and nothing else is)."""
+        counts = self.output_ids()
+        missing = len(set(self.ids) - set(counts))
+        assert missing == 0, f"{missing} of {len(self.ids)} events not in S3 ({context})"
+        assert set(counts) <= set(self.ids), f"events nobody produced in S3 ({context})"
+        twice = sum(1 for n in counts.values() if n > 1)
+        assert twice == 0, f"{twice} events written more than once ({context})"
+
+    def clear_leader_lock(self) -> None:
+        """Delete KCL 3's ``Leader`` lock, so a restart need not wait for a dead worker's
+        lock to expire (120 s)."""
+        self.dynamodb.delete_item(
+            TableName=f"{self.app}-CoordinatorState", Key={"key": {"S": "Leader"}}
+        )
+
+    def log_timings(self, test: str) -> None:
+        """Log what each phase took (the test report shows it with ``log_cli``)."""
+        for phase, seconds in self.timings.items():
+            logger.warning("%s timing: %s %.1fs", test, phase, seconds)
+
     def leases(self) -> dict[str, dict[str, Any]]:
         """The lease table's items by lease key (the shard id)."""
         items = self.dynamodb.scan(TableName=self.app, ConsistentRead=True)["Items"]
@@ -173,7 +194,8 @@ class Pipeline:
 
 
 class Daemon:
-    """``shardflow consume kcl`` as a child process in its own process group."""
+    """``shardflow consume kcl`` as a child process in its own process group; as a
+    context manager, killed at the end of the block unless it exited."""
 
     def __init__(self, p: Pipeline, run: int, extra_env: dict[str, str] | None = None) -> None:
         self.log = p.workdir / f"daemon-{run}.log"
@@ -200,6 +222,14 @@ class Daemon:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Leave nothing running: SIGKILL the group if the test did not stop it."""
+        if self.proc.poll() is None:
+            self.kill()
 
     def tail(self) -> str:
         """The last lines of the daemon's log, for failure messages."""

@@ -28,7 +28,6 @@ processor's ``shard_ended`` (flush, then checkpoint) relies on.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,8 +45,6 @@ from kcl_harness import (
 from shardflow.emulator_h2 import Http2EmulatorProcess
 
 pytestmark = pytest.mark.slow
-
-logger = logging.getLogger(__name__)
 
 #: From the split to every child record in S3: shard end, SHARD_END checkpoint, child
 #: leases created, assigned and started (measured ~10-20 s here).
@@ -92,8 +89,7 @@ def test_split_while_consuming_parent_finishes_before_children(
 
     p.produce(batch=1, count=150)
     assert set(p.last) == {parent, other}
-    daemon = Daemon(p, 1, probe_env)
-    try:
+    with Daemon(p, 1, probe_env) as daemon:
         p.timings["start: batch 1 in S3"] = daemon.wait_for(
             "batch 1 in S3", all_once(p), FIRST_START_TIMEOUT
         )
@@ -113,14 +109,8 @@ def test_split_while_consuming_parent_finishes_before_children(
             RESHARD_TIMEOUT,
         )
         code, _ = daemon.terminate()
-    finally:
-        if daemon.proc.poll() is None:
-            daemon.kill()
     assert code == 0, daemon.tail()
-
-    counts = p.output_ids()
-    assert set(counts) == set(p.ids), "no event lost across the split"
-    assert max(counts.values()) == 1, "no event written twice across the split"
+    p.assert_each_event_once("across the split")
 
     checkpoints = p.checkpoints()
     assert checkpoints[parent][0] == SHARD_END
@@ -148,5 +138,4 @@ def test_split_while_consuming_parent_finishes_before_children(
         )
     for shard in (parent, other):
         assert json.loads((probes / f"{shard}.json").read_text())["parents"] == {}
-    for phase, seconds in p.timings.items():
-        logger.warning("kcl resharding e2e timing: %s %.1fs", phase, seconds)
+    p.log_timings("kcl resharding e2e")
