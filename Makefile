@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# A local mirror of the hashicorp/aws provider (terraform init -plugin-dir): with it
+# `make test` runs terraform validate offline. Empty: validate only through `make tf-validate`.
+TF_PLUGIN_DIR ?=
 
-.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-fmt tf-validate package-lambda
+.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-check tf-fmt tf-validate package-lambda
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +31,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/shardflow demo
 
 ## test: lint, type-check and the whole test suite (unit, integration, e2e)
-test: lint typecheck checkov tf-fmt
+test: lint typecheck checkov tf-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
@@ -80,6 +83,18 @@ $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
 checkov: $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 	$(CHECKOV_VENV)/bin/checkov -d terraform --skip-download --quiet --compact
 
+## tf-check (part of make test): terraform validate where terraform and a provider mirror
+## (TF_PLUGIN_DIR) exist, terraform fmt -check where only terraform does
+tf-check:
+ifneq ($(TF_PLUGIN_DIR),)
+	@$(MAKE) --no-print-directory tf-validate
+else
+	@$(MAKE) --no-print-directory tf-fmt
+	@if command -v terraform >/dev/null 2>&1; then \
+		echo "tf-check: TF_PLUGIN_DIR is not set: terraform validate NOT run (make tf-validate gets the provider from the registry)."; \
+	fi
+endif
+
 ## tf-fmt: terraform fmt -check (offline), where terraform is installed
 tf-fmt:
 	@if command -v terraform >/dev/null 2>&1; then \
@@ -90,8 +105,11 @@ tf-fmt:
 	fi
 
 ## tf-validate: terraform fmt -check and terraform validate, where terraform is installed
-# validate needs the hashicorp/aws provider: `terraform init` downloads it from the registry
-# (or a mirror in your CLI configuration); without it the target fails and says so.
+# validate needs the hashicorp/aws provider: from TF_PLUGIN_DIR when set, else `terraform
+# init` downloads it from the registry (or a mirror in your CLI configuration); without it
+# the target fails and says so. (A TF_CLI_CONFIG_FILE naming a missing file is dropped: it
+# only adds a warning to every call.) It runs on a copy of terraform/ in a temporary directory, so
+# no .terraform/ or lock file is left in the tree.
 TF_DIRS := $(sort $(dir $(wildcard terraform/modules/*/main.tf terraform/modules/*/examples/*/main.tf terraform/envs/*/main.tf)))
 tf-validate: export CHECKPOINT_DISABLE := 1
 tf-validate: export TF_IN_AUTOMATION := 1
@@ -101,15 +119,20 @@ tf-validate:
 		echo "tf-validate: make test still checks the HCL without it (checkov, tests/unit/terraform)."; \
 		exit 0; \
 	fi; \
+	if [ -n "$${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$$TF_CLI_CONFIG_FILE" ]; then \
+		unset TF_CLI_CONFIG_FILE; \
+	fi; \
 	echo "terraform fmt -check -recursive terraform"; \
 	terraform fmt -check -recursive -diff terraform || exit 1; \
+	work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && cp -r terraform "$$work/" || exit 1; \
 	for dir in $(TF_DIRS); do \
-		if ! terraform -chdir=$$dir init -backend=false -input=false -no-color >/tmp/tf-init.log 2>&1; then \
-			echo "tf-validate: terraform init failed in $$dir (provider download: registry or mirror unreachable?):"; \
-			tail -5 /tmp/tf-init.log; \
+		if ! terraform -chdir="$$work/$$dir" init -backend=false -input=false -no-color \
+				$(if $(TF_PLUGIN_DIR),-plugin-dir="$(TF_PLUGIN_DIR)") >"$$work/init.log" 2>&1; then \
+			echo "tf-validate: terraform init failed in $$dir (provider: registry or mirror unreachable?):"; \
+			tail -5 "$$work/init.log"; \
 			echo "tf-validate: terraform validate was NOT run."; \
 			exit 1; \
 		fi; \
 		echo "terraform validate $$dir"; \
-		terraform -chdir=$$dir validate -no-color || exit 1; \
+		terraform -chdir="$$work/$$dir" validate -no-color || exit 1; \
 	done
