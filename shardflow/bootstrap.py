@@ -46,6 +46,7 @@ __all__ = [
     "TableSpec",
     "bootstrap",
     "default_spec",
+    "puts_tls_only_policy",
     "tls_only_policy",
 ]
 
@@ -637,9 +638,7 @@ class _Run:
                 )
             )
         left_out = ""
-        if spec.tls_only and str(s3.meta.endpoint_url).startswith("http://"):
-            # Every request to a plain-HTTP endpoint is insecure transport: the policy would
-            # deny them all (moto enforces it), and the bucket would be unusable.
+        if spec.tls_only and not puts_tls_only_policy(spec, str(s3.meta.endpoint_url)):
             left_out = "TLS-only policy left out: the endpoint is plain HTTP"
         elif spec.tls_only:
             steps.append(
@@ -772,6 +771,14 @@ def _queue_encryption(key_arn: str | None) -> dict[str, str]:
         "KmsMasterKeyId": key_arn or "alias/aws/sqs",
         "KmsDataKeyReusePeriodSeconds": "300",
     }
+
+
+def puts_tls_only_policy(spec: BucketSpec, endpoint_url: str) -> bool:
+    """Whether the bucket gets :func:`tls_only_policy` at this endpoint: as ``tls_only`` says,
+    except over plain HTTP. Every request to a plain-HTTP endpoint is insecure transport: the
+    policy would deny them all (moto enforces it) and the bucket would be unusable.
+    ``terraform/envs/localstack`` decides the same (``deny_insecure_transport``)."""
+    return spec.tls_only and not endpoint_url.startswith("http://")
 
 
 def tls_only_policy(bucket: str) -> str:

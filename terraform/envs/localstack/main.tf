@@ -76,12 +76,16 @@ module "stream" {
 module "output" {
   source = "../../modules/s3_output"
 
-  bucket_name             = "shardflow-output"
-  output_prefix           = "events"
-  errors_prefix           = "errors"
-  create_kms_key          = false
-  kms_key_arn             = aws_kms_key.local.arn
-  force_destroy           = true
+  bucket_name    = "shardflow-output"
+  output_prefix  = "events"
+  errors_prefix  = "errors"
+  create_kms_key = false
+  kms_key_arn    = aws_kms_key.local.arn
+  force_destroy  = true
+  # Over a plain-HTTP endpoint every request is insecure transport: the TLS-only policy
+  # would deny them all where the emulator enforces bucket policies (moto does), as
+  # shardflow bootstrap leaves it out there too.
+  deny_insecure_transport = startswith(var.endpoint, "https://")
   create_glue_catalog     = false
   create_athena_workgroup = false
 }

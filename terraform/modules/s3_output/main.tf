@@ -110,6 +110,8 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
 }
 
 data "aws_iam_policy_document" "bucket" {
+  count = var.deny_insecure_transport ? 1 : 0
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -148,8 +150,10 @@ data "aws_iam_policy_document" "bucket" {
 }
 
 resource "aws_s3_bucket_policy" "this" {
+  count = var.deny_insecure_transport ? 1 : 0
+
   bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.bucket.json
+  policy = data.aws_iam_policy_document.bucket[0].json
 
   # A policy put before the public access block can be rejected as public.
   depends_on = [aws_s3_bucket_public_access_block.this]

@@ -14,6 +14,12 @@ variable "force_destroy" {
   default     = false
 }
 
+variable "deny_insecure_transport" {
+  type        = bool
+  description = "Put the bucket policy that denies plain HTTP and TLS older than 1.2. Keep it on: only an emulator served over plain HTTP (envs/localstack with an http:// endpoint) needs it off, as every request there is insecure transport and the policy would deny them all."
+  default     = true
+}
+
 variable "create_kms_key" {
   type        = bool
   description = "Create a customer managed KMS key (with rotation) for the bucket and the Athena results. False uses kms_key_arn, which must then be set (a boolean, not kms_key_arn == null, so that plans work when the key is created in the same apply)."

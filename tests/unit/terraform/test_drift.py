@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from terraform_model import Instance, is_unknown
 
 from shardflow import resources
-from shardflow.bootstrap import BootstrapSpec, default_spec
+from shardflow.bootstrap import BootstrapSpec, default_spec, puts_tls_only_policy
 
 Description = dict[str, dict[str, Any]]
 
@@ -99,7 +100,8 @@ def describe_hcl(env: Instance) -> Description:
     return out
 
 
-def describe_spec(spec: BootstrapSpec) -> Description:
+def describe_spec(spec: BootstrapSpec, endpoint_url: str) -> Description:
+    """What bootstrap creates with ``spec`` at ``endpoint_url``."""
     out: Description = {}
     if spec.key is not None:
         out[f"kms {spec.key.alias}"] = {}
@@ -127,7 +129,7 @@ def describe_spec(spec: BootstrapSpec) -> Description:
             "versioned": bucket.versioned,
             "encrypted": bucket.encrypted,
             "block_public_access": bucket.block_public_access,
-            "tls_only": bucket.tls_only,
+            "tls_only": puts_tls_only_policy(bucket, endpoint_url),
         }
     for queue in spec.queues:
         out[f"queue {queue.name}"] = {
@@ -137,9 +139,16 @@ def describe_spec(spec: BootstrapSpec) -> Description:
     return out
 
 
-def test_bootstrap_creates_what_envs_localstack_declares(localstack_env: Instance) -> None:
-    hcl = describe_hcl(localstack_env)
-    spec = describe_spec(default_spec())
+@pytest.mark.parametrize("endpoint", [None, "https://localstack.internal:4566"])
+def test_bootstrap_creates_what_envs_localstack_declares(
+    localstack_env: Instance, endpoint: str | None
+) -> None:
+    """At the environment's default endpoint (plain HTTP) and at a TLS one."""
+    env = localstack_env
+    if endpoint is not None:
+        env = Instance(localstack_env.module, {"endpoint": endpoint})
+    hcl = describe_hcl(env)
+    spec = describe_spec(default_spec(), env.variable("endpoint"))
     only_hcl = sorted(set(hcl) - set(spec))
     only_spec = sorted(set(spec) - set(hcl))
     assert not only_hcl, f"declared in envs/localstack but not bootstrapped: {only_hcl}"
@@ -167,16 +176,16 @@ def test_the_comparison_covers_every_kind_of_resource(localstack_env: Instance) 
         f"queue {resources.ON_FAILURE_QUEUE}",
     }
     assert set(describe_hcl(localstack_env)) == expected
-    assert set(describe_spec(default_spec())) == expected
+    assert set(describe_spec(default_spec(), localstack_env.variable("endpoint"))) == expected
 
 
 def test_a_difference_is_reported(localstack_env: Instance) -> None:
     # The comparison is not vacuous: a bootstrap without TTL on the idempotency table, or
     # with another shard count, no longer matches.
-    spec = describe_spec(default_spec())
+    spec = describe_spec(default_spec(), localstack_env.variable("endpoint"))
     hcl = describe_hcl(localstack_env)
     spec[f"table {resources.IDEMPOTENCY_TABLE}"]["ttl"] = None
     assert spec != hcl
     other = Instance(localstack_env.module, {"shard_count": 4})
     assert describe_hcl(other)[f"stream {resources.STREAM}"]["shards"] == 4
-    assert describe_hcl(other) != describe_spec(default_spec())
+    assert describe_hcl(other) != describe_spec(default_spec(), localstack_env.variable("endpoint"))
