@@ -5,19 +5,20 @@ Set ``SHARDFLOW_TERRAFORM=apply`` and point ``AWS_ENDPOINT_URL`` at LocalStack; 
 The fixture then runs ``init``, ``apply`` and, after the session, ``destroy``, and
 :func:`terraform_localstack` gives the environment's outputs to tests that ask for it.
 Without the opt-in nothing happens, and tests that need the applied environment skip and
-say why.
+say why. (``tests/integration/terraform/test_apply_emulator.py`` applies the same
+environment to a fresh embedded emulator without any opt-in, where terraform and a provider
+mirror exist.)
 
-Driven through ``subprocess``, not python-terraform: python-terraform 0.10.1 (2019, its
-last release) passes ``-force`` to ``destroy``, a flag Terraform removed in 0.15, so destroy
-fails on any current Terraform; it also knows nothing of ``-chdir`` or ``tflocal``.
+``terraform/`` (the tests' folder beside this file) is put on ``sys.path``: terraform runs
+through its :mod:`terraform_cli`. (Not this folder: its ``consumers/`` would shadow the
+package.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,13 @@ import pytest
 
 from shardflow import aws, settings
 
-ENV_DIR = Path(__file__).resolve().parents[2] / "terraform" / "envs" / "localstack"
+_TERRAFORM_TESTS = Path(__file__).resolve().parent / "terraform"
+if str(_TERRAFORM_TESTS) not in sys.path:
+    sys.path.insert(0, str(_TERRAFORM_TESTS))
+
+from terraform_cli import LOCALSTACK_ENV, run, terraform_binary  # noqa: E402 - needs the path
+
 OPT_IN = "SHARDFLOW_TERRAFORM"
-_TIMEOUT = 900
-
-
-def terraform_binary() -> str | None:
-    """``tflocal`` when installed (it points every provider endpoint at LocalStack), else
-    ``terraform`` (the environment's provider block takes ``var.endpoint``)."""
-    return shutil.which("tflocal") or shutil.which("terraform")
 
 
 def skip_reason() -> str | None:
@@ -44,7 +43,7 @@ def skip_reason() -> str | None:
             f"opt-in: set {OPT_IN}=apply, start LocalStack (docker-compose.localstack.yml) "
             "and set AWS_ENDPOINT_URL=http://localhost:4566 to apply terraform/envs/localstack"
         )
-    if terraform_binary() is None:
+    if terraform_binary(prefer_tflocal=True) is None:
         return f"{OPT_IN}=apply but neither tflocal nor terraform is on PATH"
     if not aws.is_local_endpoint(settings.endpoint_url()):
         return f"{OPT_IN}=apply needs AWS_ENDPOINT_URL pointing at LocalStack on this machine"
@@ -52,22 +51,11 @@ def skip_reason() -> str | None:
 
 
 def _terraform(*args: str) -> str:
-    binary = terraform_binary()
+    """``tflocal`` when installed (it points every provider endpoint at LocalStack), else
+    ``terraform`` (the environment's provider block takes ``var.endpoint``)."""
+    binary = terraform_binary(prefer_tflocal=True)
     assert binary is not None
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
-    proc = subprocess.run(
-        [binary, f"-chdir={ENV_DIR}", *args, "-no-color"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=_TIMEOUT,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{Path(binary).name} {args[0]} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
-        )
-    return proc.stdout
+    return run(binary, LOCALSTACK_ENV, *args)
 
 
 @pytest.fixture(scope="session", autouse=True)
