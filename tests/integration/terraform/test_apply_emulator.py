@@ -1,13 +1,20 @@
-"""``terraform apply`` of ``terraform/envs/localstack`` against a fresh embedded emulator.
+"""``terraform apply`` of ``terraform/envs/localstack`` and ``terraform/envs/aws`` against
+fresh embedded emulators.
 
 Where terraform is on PATH and ``TF_PLUGIN_DIR`` names a mirror of the hashicorp/aws
-provider (``.ci/run`` sets it on CI machines that carry one), this applies the environment
+provider (``.ci/run`` sets it on CI machines that carry one), each environment is applied
 to a moto server of its own (a child process: moto's state is per process, and these are
-the fixed names of ``shardflow.resources``), then checks what Terraform created against
-what the code expects: ``shardflow bootstrap`` finds every resource as it would create it,
-the deployed event source mapping has the settings the local runner reads from the
-module's outputs, and the local pipeline runs on the applied resources with that
-environment. ``destroy`` runs at the end and must succeed.
+the fixed names of ``shardflow.resources``), checked against what the code expects, and
+destroyed (destroy must succeed and leave an empty state; not envs/aws, see below).
+
+- ``envs/localstack``: ``shardflow bootstrap`` finds every resource as it would create it,
+  the deployed event source mapping has the settings the local runner reads from the
+  module's outputs, and the local pipeline runs on the applied resources with that
+  environment.
+- ``envs/aws`` (the provider pointed at the emulator by ``AWS_ENDPOINT_URL``): the Glue
+  table as created is the table the sink writes and ``shardflow ddl`` declares, the Athena
+  workgroup keeps its results encrypted, the tables are encrypted, recoverable and
+  protected from deletion (so this one is not destroyed).
 
 The function's zip is a placeholder (the emulator stores it and runs nothing);
 ``shardflow package lambda`` and its tests cover the real one.
@@ -15,6 +22,7 @@ The function's zip is a placeholder (the emulator stores it and runs nothing);
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,12 +31,16 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from terraform_cli import PLUGIN_DIR, TERRAFORM_ROOT, plugin_dir, run, terraform_binary
 
+from consumers import athena
 from consumers.lambda_esm import MappingConfig
+from consumers.schema import SCHEMA
+from consumers.sink.config import SinkConfig
 from shardflow import aws, resources
 from shardflow.bootstrap import bootstrap, default_spec
 from shardflow.emulator import EmulatorProcess
@@ -36,6 +48,8 @@ from shardflow.emulator import EmulatorProcess
 pytestmark = pytest.mark.slow
 
 _EVENTS = 300
+AWS_REGION = "eu-west-1"
+AWS_BUCKET = "shardflow-output-123456789012"
 
 
 @dataclass(frozen=True)
@@ -68,37 +82,73 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+@contextlib.contextmanager
+def _apply(
+    work: Path,
+    env_name: str,
+    variables: dict[str, str],
+    *,
+    endpoint_variable: str | None = None,
+    destroy: bool = True,
+) -> Iterator[Applied]:
+    """Apply ``terraform/envs/ENV_NAME`` (a copy in ``work``) to an emulator of its own, the
+    emulator's URL in ``endpoint_variable`` when given; destroy it afterwards if asked."""
     reason = _skip_reason()
     if reason is not None:
         pytest.skip(reason)
     binary = terraform_binary()
     mirror = plugin_dir()
     assert binary is not None and mirror is not None
-    work = tmp_path_factory.mktemp("terraform")
     shutil.copytree(TERRAFORM_ROOT, work / "terraform")
-    env_dir = work / "terraform" / "envs" / "localstack"
+    env_dir = work / "terraform" / "envs" / env_name
     package = work / "placeholder.zip"
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("consumers/lambda_handler/__init__.py", "def handler(e, c): ...\n")
 
     emulator = EmulatorProcess()
     endpoint = emulator.start()
-    variables = ["-var", f"endpoint={endpoint}", "-var", f"lambda_package_path={package}"]
+    values = {"lambda_package_path": str(package), **variables}
+    if endpoint_variable is not None:
+        values[endpoint_variable] = endpoint
+    arguments = [a for k, v in values.items() for a in ("-var", f"{k}={v}")]
     environment = Applied(endpoint, {}).env()
     try:
         run(binary, env_dir, "init", "-input=false", f"-plugin-dir={mirror}", env=environment)
-        run(binary, env_dir, "apply", "-auto-approve", "-input=false", *variables, env=environment)
+        run(binary, env_dir, "apply", "-auto-approve", "-input=false", *arguments, env=environment)
         try:
             outputs = json.loads(run(binary, env_dir, "output", "-json", env=environment))
             yield Applied(endpoint, {name: value["value"] for name, value in outputs.items()})
         finally:
-            run(binary, env_dir, "destroy", "-auto-approve", "-input=false", *variables)
-            state = run(binary, env_dir, "state", "list", env=environment)
-            assert state.strip() == "", f"destroy left resources in the state:\n{state}"
+            if destroy:
+                destroy_arguments = ["-auto-approve", "-input=false", *arguments]
+                run(binary, env_dir, "destroy", *destroy_arguments, env=environment)
+                state = run(binary, env_dir, "state", "list", env=environment)
+                assert state.strip() == "", f"destroy left resources in the state:\n{state}"
     finally:
         emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    """``envs/localstack``, its endpoint variable naming the emulator."""
+    with _apply(
+        tmp_path_factory.mktemp("localstack"), "localstack", {}, endpoint_variable="endpoint"
+    ) as env:
+        yield env
+
+
+@pytest.fixture(scope="module")
+def applied_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    """``envs/aws`` with the KCL role too; the provider finds the emulator through
+    ``AWS_ENDPOINT_URL``. Not destroyed: its tables have deletion protection (checked
+    below), and the emulator goes with the test."""
+    variables = {
+        "region": AWS_REGION,
+        "bucket_name": AWS_BUCKET,
+        "deploy_kcl_consumer": "true",
+    }
+    with _apply(tmp_path_factory.mktemp("aws"), "aws", variables, destroy=False) as env:
+        yield env
 
 
 def test_outputs_name_the_shared_resources(applied: Applied) -> None:
@@ -191,3 +241,58 @@ def test_local_pipeline_runs_on_the_applied_resources(applied: Applied) -> None:
         "json",
     )
     assert json.loads(out.strip().splitlines()[-1]) == {"n": _EVENTS, "ids": _EVENTS}
+
+
+def test_glue_table_as_created_is_the_sinks_table(applied_aws: Applied) -> None:
+    database, name = applied_aws.outputs["glue_table"].split(".")
+    glue = aws.client("glue", endpoint_url=applied_aws.endpoint, region=AWS_REGION)
+    table = glue.get_table(DatabaseName=database, Name=name)["Table"]
+    config = SinkConfig()
+    storage = table["StorageDescriptor"]
+    assert [(c["Name"], c["Type"], c.get("Comment")) for c in storage["Columns"]] == [
+        (c.name, c.type, c.comment) for c in SCHEMA.columns
+    ]
+    assert [(p["Name"], p["Type"], p.get("Comment")) for p in table["PartitionKeys"]] == [
+        (p.name, p.type, p.comment) for p in SCHEMA.partitions
+    ]
+    parameters = dict(table["Parameters"])
+    assert parameters.pop("EXTERNAL") == "TRUE"
+    assert parameters == athena.table_parameters(AWS_BUCKET, config)
+    expected = athena.storage_format(config.format)
+    assert storage["Location"] == athena.table_location(AWS_BUCKET, config)
+    assert storage["InputFormat"] == expected.input_format
+    assert storage["OutputFormat"] == expected.output_format
+    assert storage["SerdeInfo"]["SerializationLibrary"] == expected.serde
+    assert storage["SerdeInfo"].get("Parameters", {}) == expected.serde_parameters
+    assert table["TableType"] == "EXTERNAL_TABLE"
+
+
+def test_athena_workgroup_keeps_results_encrypted(applied_aws: Applied) -> None:
+    client = aws.client("athena", endpoint_url=applied_aws.endpoint, region=AWS_REGION)
+    group = client.get_work_group(WorkGroup=applied_aws.outputs["athena_workgroup_name"])
+    configuration = group["WorkGroup"]["Configuration"]
+    results = configuration["ResultConfiguration"]
+    assert results["OutputLocation"].startswith("s3://")
+    assert results["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+
+
+def test_tables_are_encrypted_recoverable_and_protected(applied_aws: Applied) -> None:
+    dynamodb = aws.client("dynamodb", endpoint_url=applied_aws.endpoint, region=AWS_REGION)
+    names = dynamodb.list_tables()["TableNames"]
+    kcl = resources.KCL_APPLICATION
+    expected = {
+        resources.IDEMPOTENCY_TABLE,
+        resources.ATTEMPTS_TABLE,
+        kcl,
+        kcl + resources.KCL_COORDINATOR_STATE_SUFFIX,
+        kcl + resources.KCL_WORKER_METRICS_SUFFIX,
+    }
+    assert expected <= set(names)
+    for name in names:
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        assert table["DeletionProtectionEnabled"] is True, name
+        assert table["SSEDescription"]["SSEType"] == "KMS", name
+        backups = dynamodb.describe_continuous_backups(TableName=name)
+        recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        assert recovery["PointInTimeRecoveryStatus"] == "ENABLED", name
