@@ -270,11 +270,10 @@ class DeadLetterQueue:
 
     @staticmethod
     def _error(what: str, origin: Origin, exc: Exception) -> DeadLetterError:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
         return DeadLetterError(
             f"{what}: {exc}",
             stream=origin.stream,
             shard_id=origin.shard_id,
             sequence_number=origin.sequence_number,
-            error_code=code,
+            error_code=aws.error_code(exc),
         )

@@ -90,7 +90,7 @@ class RequestError(ProducerError):
 
 
 def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code") or "Unknown")
+    return aws.error_code(exc) or "Unknown"
 
 
 def _botocore_error_code(exc: BotoCoreError) -> str:

@@ -13,11 +13,21 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from shardflow import settings
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104
 _DUMMY_KEY = "test"
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a failed call (``ClientError``), or None (a ``BotoCoreError``:
+    no answer, no credentials, a bad parameter; any other exception)."""
+    if isinstance(exc, ClientError):
+        code: str | None = exc.response.get("Error", {}).get("Code")
+        return code
+    return None
 
 
 def is_local_endpoint(url: str | None) -> bool:

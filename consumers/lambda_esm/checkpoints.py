@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.lambda_esm.errors import CheckpointConflictError, CheckpointError
-from shardflow import resources
+from shardflow import aws, resources
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +73,10 @@ class CheckpointStore:
         return self._table
 
     def _error(self, exc: Exception, shard_id: str | None, action: str) -> CheckpointError:
-        code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
         return CheckpointError(
             f"cannot {action} checkpoint in {self._table}: {exc}",
             shard_id=shard_id,
-            error_code=code,
+            error_code=aws.error_code(exc),
         )
 
     def get(self, shard_id: str) -> Checkpoint:

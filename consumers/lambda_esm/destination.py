@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.lambda_esm.errors import MappingError
 from consumers.lambda_esm.events import StreamRecord
+from shardflow import aws
 
 logger = logging.getLogger(__name__)
 
@@ -89,12 +90,11 @@ class OnFailureDestination:
                 QueueUrl=self._queue_url, MessageBody=orjson.dumps(record).decode()
             )
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
             raise MappingError(
                 f"cannot send the OnFailure record of {info['startSequenceNumber']}-"
                 f"{info['endSequenceNumber']} to {self._queue_url}: {exc}",
                 shard_id=info["shardId"],
-                error_code=code,
+                error_code=aws.error_code(exc),
             ) from exc
         logger.warning(
             "discarded %d records of %s (%s-%s): %s; invocation record sent to %s",

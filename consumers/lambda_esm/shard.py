@@ -26,6 +26,7 @@ from consumers.lambda_esm.events import Source, StreamRecord, to_stream_record
 from consumers.lambda_esm.invoker import Invoker, Stats
 from consumers.lambda_esm.lane import LaneState, Settlement, lane_of
 from consumers.lambda_esm.progress import ShardProgress
+from shardflow import aws
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +46,11 @@ _MIN_BACKOFF: Final = 0.1
 _MAX_THROTTLE_BACKOFF: Final = 5.0
 
 
-def _error_code(exc: ClientError | BotoCoreError) -> str | None:
-    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-
-
 def _retryable(exc: ClientError | BotoCoreError) -> bool:
     """Throttling, a server-side failure or a connection problem: try again later."""
     if isinstance(exc, BotoCoreError):
         return True
-    code = _error_code(exc)
+    code = aws.error_code(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return code in _THROTTLED or code in _TRANSIENT or status >= 500
 
@@ -204,7 +201,7 @@ class ShardWorker:
             f"{what}: {exc}",
             stream=self.stream,
             shard_id=self.shard_id,
-            error_code=_error_code(exc),
+            error_code=aws.error_code(exc),
         )
 
     def _buffered(self) -> int:
@@ -224,7 +221,7 @@ class ShardWorker:
             try:
                 resp = self._kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
             except (ClientError, BotoCoreError) as exc:
-                if _error_code(exc) == "ExpiredIteratorException":
+                if aws.error_code(exc) == "ExpiredIteratorException":
                     # Iterators live five minutes; resume after the last record read.
                     logger.info("iterator of %s expired; getting a new one", self.shard_id)
                     iterator = self._iterator(self._last_read)

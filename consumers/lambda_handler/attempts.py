@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.lambda_handler.errors import AttemptStoreError
 from consumers.records import Origin
-from shardflow import resources
+from shardflow import aws, resources
 
 _KEY: Final = resources.ATTEMPTS_KEY_ATTR
 _TTL: Final = resources.ATTEMPTS_TTL_ATTR
@@ -49,13 +49,12 @@ class AttemptStore:
         self._ttl = ttl_seconds
 
     def _error(self, what: str, origin: Origin, exc: Exception) -> AttemptStoreError:
-        code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
         return AttemptStoreError(
             f"cannot {what} in {self.table}: {exc}",
             stream=origin.stream,
             shard_id=origin.shard_id,
             sequence_number=origin.sequence_number,
-            error_code=code,
+            error_code=aws.error_code(exc),
         )
 
     def record_failure(self, origin: Origin) -> Attempts:

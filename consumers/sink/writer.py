@@ -441,13 +441,12 @@ class S3Sink:
     def _error(
         self, what: str, exc: Exception, shard_id: str, position: Position | None = None
     ) -> SinkError:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
         return SinkError(
             f"{what} in s3://{self.bucket}: {exc}",
             stream=self.stream,
             shard_id=shard_id,
             sequence_number=None if position is None else position.sequence_number,
-            error_code=code,
+            error_code=aws.error_code(exc),
         )
 
     def put(
