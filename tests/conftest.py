@@ -1,5 +1,7 @@
 """Fixtures every test directory shares: the AWS endpoint and random resource names.
 
+``tests/support`` (helpers the harnesses share) is put on ``sys.path``.
+
 Integration tests get an endpoint from ``aws_endpoint``: the one in ``AWS_ENDPOINT_URL``
 when set (LocalStack, a ``shardflow local`` emulator, or AWS itself), otherwise an
 in-process moto server on a free loopback port, started once per session. Tests under
@@ -9,6 +11,7 @@ in-process moto server on a free loopback port, started once per session. Tests 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +22,8 @@ import pytest
 from shardflow import aws, settings
 
 _ROOT = Path(__file__).parent
+if str(_ROOT / "support") not in sys.path:
+    sys.path.insert(0, str(_ROOT / "support"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

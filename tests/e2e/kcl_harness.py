@@ -9,8 +9,6 @@ against it. ``tests/e2e/conftest.py`` puts this folder on ``sys.path``.
 from __future__ import annotations
 
 import contextlib
-import gzip
-import json
 import logging
 import os
 import shutil
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from readback import jsonl_keys, jsonl_rows
 
 from shardflow import aws, envelope, kpl
 
@@ -136,16 +135,11 @@ class Pipeline:
 
     def output_ids(self) -> Counter[str]:
         """How many times each event id appears in the S3 output."""
-        counts: Counter[str] = Counter()
-        for key in self.data_keys():
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            for line in gzip.decompress(body).splitlines():
-                counts[json.loads(line)["id"]] += 1
-        return counts
+        return Counter(row["id"] for row in jsonl_rows(self.s3, self.bucket))
 
     def data_keys(self) -> set[str]:
         """The keys of the sink's data objects (JSON Lines)."""
-        return {key for key in self.keys("events/") if key.endswith(".json.gz")}
+        return set(jsonl_keys(self.s3, self.bucket))
 
     def keys(self, prefix: str) -> set[str]:
         """Every key under ``prefix`` in the bucket."""

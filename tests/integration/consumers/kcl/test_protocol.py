@@ -7,8 +7,6 @@ position is already in S3 (or the dead-letter queue).
 
 from __future__ import annotations
 
-import gzip
-import json
 import signal
 import textwrap
 from collections.abc import Callable, Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from readback import drain_queue, jsonl_keys, jsonl_rows
 
 from consumers import Position
 from consumers.kcl.testing import (
@@ -51,17 +50,10 @@ class Env:
 
     def output(self) -> list[dict[str, Any]]:
         """Every event row in the bucket's output objects (duplicates kept)."""
-        rows: list[dict[str, Any]] = []
-        for key in self.keys():
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            rows += [json.loads(line) for line in gzip.decompress(body).splitlines() if line]
-        return rows
+        return jsonl_rows(self.s3, self.bucket)
 
     def keys(self) -> list[str]:
-        listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="events/")
-        return sorted(
-            o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".json.gz")
-        )
+        return jsonl_keys(self.s3, self.bucket)
 
     def positions(self) -> list[Position]:
         """Positions written to S3, in stream order."""
@@ -70,15 +62,7 @@ class Env:
         )
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            )
-            messages = resp.get("Messages", [])
-            if not messages:
-                return out
-            out += [json.loads(m["Body"]) for m in messages]
+        return drain_queue(self.sqs, self.queue_url)
 
 
 @pytest.fixture

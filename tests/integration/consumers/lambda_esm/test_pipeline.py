@@ -8,7 +8,6 @@ fails on chosen event ids a number of times; the runner drains the stream.
 from __future__ import annotations
 
 import base64
-import gzip
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
+from readback import drain_queue, jsonl_rows
 
 from consumers.lambda_esm import (
     CheckpointStore,
@@ -113,30 +113,10 @@ class Pipeline:
         )
 
     def output(self) -> list[dict[str, Any]]:
-        s3 = self.clients.s3
-        rows: list[dict[str, Any]] = []
-        paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.config.bucket, Prefix="events/"):
-            for obj in page.get("Contents", []):
-                if "/_manifests/" not in obj["Key"]:
-                    body = s3.get_object(Bucket=self.config.bucket, Key=obj["Key"])["Body"].read()
-                    rows += [orjson.loads(line) for line in gzip.decompress(body).splitlines()]
-        return rows
+        return jsonl_rows(self.clients.s3, self.config.bucket)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = self.clients.sqs
-        out: list[dict[str, Any]] = []
-        while True:
-            messages = sqs.receive_message(
-                QueueUrl=self.config.dlq_url, MaxNumberOfMessages=10
-            ).get("Messages", [])
-            if not messages:
-                return out
-            for message in messages:
-                out.append(orjson.loads(message["Body"]))
-                sqs.delete_message(
-                    QueueUrl=self.config.dlq_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return drain_queue(self.clients.sqs, self.config.dlq_url)
 
     def shard_ends(self) -> dict[str, str]:
         """Each shard's last sequence number, read from the stream."""

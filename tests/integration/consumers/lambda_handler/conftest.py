@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import gzip
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 import pytest
+from readback import drain_queue, jsonl_rows
 
 from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
 from consumers.lambda_handler.resources import ensure_resources
@@ -94,29 +93,10 @@ class HandlerEnv:
 
     def output(self) -> list[dict[str, Any]]:
         """Every row the sink wrote (JSON Lines), in key order."""
-        s3 = self.clients.s3
-        rows: list[dict[str, Any]] = []
-        resp = s3.list_objects_v2(Bucket=self.config.bucket, Prefix="events/")
-        for obj in sorted(resp.get("Contents", []), key=lambda o: o["Key"]):
-            if "/_manifests/" in obj["Key"]:
-                continue
-            body = s3.get_object(Bucket=self.config.bucket, Key=obj["Key"])["Body"].read()
-            rows += [orjson.loads(line) for line in gzip.decompress(body).splitlines()]
-        return rows
+        return jsonl_rows(self.clients.s3, self.config.bucket)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = self.clients.sqs
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = sqs.receive_message(
-                QueueUrl=self.config.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            )
-            messages = resp.get("Messages", [])
-            if not messages:
-                return out
-            out += [orjson.loads(m["Body"]) for m in messages]
-            for m in messages:
-                sqs.delete_message(QueueUrl=self.config.dlq_url, ReceiptHandle=m["ReceiptHandle"])
+        return drain_queue(self.clients.sqs, self.config.dlq_url)
 
 
 @pytest.fixture
