@@ -326,10 +326,6 @@ def bootstrap(
     return run.report
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 class _Run:
     """One bootstrap: lazily built clients, the key ARN, the report."""
 
@@ -355,7 +351,7 @@ class _Run:
             return fn(**kwargs)
         except ClientError as exc:
             raise BootstrapError(
-                f"{what} failed: {exc}", resource=resource, error_code=_code(exc)
+                f"{what} failed: {exc}", resource=resource, error_code=aws.error_code(exc)
             ) from exc
         except BotoCoreError as exc:
             raise BootstrapError(f"{what} failed: {exc}", resource=resource) from exc
@@ -368,11 +364,11 @@ class _Run:
         try:
             return True, fn(**kwargs)
         except ClientError as exc:
-            if _code(exc) in _UNSUPPORTED_CODES:
+            if aws.error_code(exc) in _UNSUPPORTED_CODES:
                 logger.warning("%s: %s not supported by this endpoint: %s", resource, what, exc)
                 return False, None
             raise BootstrapError(
-                f"{what} failed: {exc}", resource=resource, error_code=_code(exc)
+                f"{what} failed: {exc}", resource=resource, error_code=aws.error_code(exc)
             ) from exc
         except BotoCoreError as exc:
             raise BootstrapError(f"{what} failed: {exc}", resource=resource) from exc
@@ -394,9 +390,9 @@ class _Run:
         try:
             arn: str = kms.describe_key(KeyId=spec.alias)["KeyMetadata"]["Arn"]
         except ClientError as exc:
-            if _code(exc) != "NotFoundException":
+            if aws.error_code(exc) != "NotFoundException":
                 raise BootstrapError(
-                    f"DescribeKey failed: {exc}", resource=resource, error_code=_code(exc)
+                    f"DescribeKey failed: {exc}", resource=resource, error_code=aws.error_code(exc)
                 ) from exc
         else:
             self._record(resource, "exists")
@@ -423,12 +419,12 @@ class _Run:
                     "StreamDescriptionSummary"
                 ]
             except ClientError as exc:
-                if _code(exc) == "ResourceNotFoundException":
+                if aws.error_code(exc) == "ResourceNotFoundException":
                     return None
                 raise BootstrapError(
                     f"DescribeStreamSummary failed: {exc}",
                     resource=resource,
-                    error_code=_code(exc),
+                    error_code=aws.error_code(exc),
                 ) from exc
             return out
 
@@ -488,10 +484,12 @@ class _Run:
             try:
                 out: dict[str, Any] = ddb.describe_table(TableName=spec.name)["Table"]
             except ClientError as exc:
-                if _code(exc) == "ResourceNotFoundException":
+                if aws.error_code(exc) == "ResourceNotFoundException":
                     return None
                 raise BootstrapError(
-                    f"DescribeTable failed: {exc}", resource=resource, error_code=_code(exc)
+                    f"DescribeTable failed: {exc}",
+                    resource=resource,
+                    error_code=aws.error_code(exc),
                 ) from exc
             return out
 
@@ -585,9 +583,9 @@ class _Run:
         try:
             s3.head_bucket(Bucket=spec.name)
         except ClientError as exc:
-            if _code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            if aws.error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise BootstrapError(
-                    f"HeadBucket failed: {exc}", resource=resource, error_code=_code(exc)
+                    f"HeadBucket failed: {exc}", resource=resource, error_code=aws.error_code(exc)
                 ) from exc
             kwargs: dict[str, Any] = {"Bucket": spec.name}
             region = s3.meta.region_name
@@ -664,9 +662,12 @@ class _Run:
         try:
             url: str = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
         except ClientError as exc:
-            if _code(exc) not in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            if aws.error_code(exc) not in (
+                "AWS.SimpleQueueService.NonExistentQueue",
+                "QueueDoesNotExist",
+            ):
                 raise BootstrapError(
-                    f"GetQueueUrl failed: {exc}", resource=resource, error_code=_code(exc)
+                    f"GetQueueUrl failed: {exc}", resource=resource, error_code=aws.error_code(exc)
                 ) from exc
             url = self._call(
                 resource,

@@ -163,7 +163,7 @@ class CheckpointStore:
         try:
             self._ddb.put_item(**kwargs)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
                 raise CheckpointConflictError(
                     f"checkpoint in {self._table} changed since version {previous.version} "
                     "(another runner of this consumer owns the shard)",
@@ -192,11 +192,11 @@ def ensure_table(dynamodb_client: Any, table: str, *, wait_seconds: float = 30.0
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceInUseException":
+        if aws.error_code(exc) == "ResourceInUseException":
             return False
         raise CheckpointError(
             f"cannot create checkpoint table {table}: {exc}",
-            error_code=exc.response["Error"]["Code"],
+            error_code=aws.error_code(exc),
         ) from exc
     dynamodb_client.get_waiter("table_exists").wait(
         TableName=table,

@@ -184,7 +184,7 @@ class EventSourceMappingRunner:
             return any(w.ended and s not in self._ended for s, w in self._workers.items())
 
     def _error(self, operation: str, exc: ClientError) -> MappingError:
-        code = exc.response["Error"]["Code"]
+        code = aws.error_code(exc)
         if code == "ResourceNotFoundException":
             return StreamNotFoundError("stream not found", stream=self.stream, error_code=code)
         return MappingError(f"{operation} failed: {exc}", stream=self.stream, error_code=code)

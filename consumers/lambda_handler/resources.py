@@ -29,7 +29,7 @@ def _table(ddb: Any, name: str, key: str, ttl: str) -> bool:
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceInUseException":
+        if aws.error_code(exc) == "ResourceInUseException":
             return False
         raise
     ddb.get_waiter("table_exists").wait(
@@ -59,7 +59,7 @@ def ensure_resources(
         s3.create_bucket(Bucket=config.bucket)
         created.append(f"s3://{config.bucket}")
     except ClientError as exc:
-        if exc.response["Error"]["Code"] not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+        if aws.error_code(exc) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
             raise
     if config.dlq_url is None:
         url = sqs.create_queue(QueueName=resources.DEAD_LETTER_QUEUE)["QueueUrl"]
