@@ -4,7 +4,7 @@
 
 Input: events as the producer writes them (KPL aggregates of 100 user records, in the Lambda
 event shape: base64). Measured side by side in this process, against the emulator's S3 in a
-child process (``shardflow.emulator.EmulatorProcess``), so the emulator's work is not on
+child process (``shardflow_tools.emulator.EmulatorProcess``), so the emulator's work is not on
 this process' CPU:
 
 * decode only: ``KinesisRecord.from_lambda`` (base64) + ``decode`` (KPL + envelope);
@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shardflow import aws, envelope, kpl
-from shardflow.emulator import EmulatorProcess
+from shardflow_tools.emulator import EmulatorProcess
 
 SHARD = "shardId-000000000000"
 STREAM = "bench-stream"

@@ -27,7 +27,7 @@ from amazon_kclpy import messages
 from consumers.kcl.factory import build_processor
 from consumers.kcl.testing import ScriptedDaemon
 from shardflow import aws, envelope, kpl
-from shardflow.emulator import EmulatorProcess
+from shardflow_tools.emulator import EmulatorProcess
 
 EVENTS = 20_000
 PER_AGGREGATE = 10

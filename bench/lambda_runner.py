@@ -3,7 +3,7 @@
 ``python -m bench lambda`` (or ``python -m bench.lambda_runner --events N --repeat R``)
 
 Everything against the embedded emulator in a child process
-(``shardflow.emulator.EmulatorProcess``), so its work is not on this process' CPU:
+(``shardflow_tools.emulator.EmulatorProcess``), so its work is not on this process' CPU:
 
 * **pipeline**: events produced with ``producers.EventProducer`` (KPL-aggregated) into a
   4-shard stream, then ``EventSourceMappingRunner`` + ``consumers.lambda_handler`` (no
@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from shardflow import aws, envelope, kpl
-from shardflow.emulator import EmulatorProcess
+from shardflow_tools.emulator import EmulatorProcess
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"
 PER_AGGREGATE = 100
@@ -157,13 +157,13 @@ def _consumer(config: Any, clients: Any, process: Any = None) -> Any:
 
 
 def _pipeline(endpoint: str, events: int, *, process: Any = None) -> tuple[int, float, float]:
-    from consumers.lambda_esm import (  # noqa: PLC0415
+    from producers import EventProducer  # noqa: PLC0415
+    from shardflow_tools.lambda_esm import (  # noqa: PLC0415
         EventSourceMappingRunner,
         MappingConfig,
         RunnerOptions,
         ensure_table,
     )
-    from producers import EventProducer  # noqa: PLC0415
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     kinesis = aws.client("kinesis", endpoint_url=endpoint)

@@ -1,6 +1,6 @@
 """Producer throughput: shardflow's EventProducer against the baselines issue 2 names.
 
-The same events for every measurement: ``shardflow.samples`` shop events, 453-491 bytes
+The same events for every measurement: ``shardflow_tools.samples`` shop events, 453-491 bytes
 as serialised envelopes, 5,000 users as partition keys.
 
 1. CPU path, no network: serialise + aggregate + batch. Ours is the real EventProducer
@@ -40,8 +40,8 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 from producers import EventProducer, InMemoryMetrics, Metric, ProducerConfig
 from producers.testing import InMemoryKinesis
 from shardflow import aws, envelope
-from shardflow.emulator import EmulatorProcess
-from shardflow.samples import sample_events
+from shardflow_tools.emulator import EmulatorProcess
+from shardflow_tools.samples import sample_events
 
 CPU_EVENTS = 200_000
 E2E_EVENTS_OURS = 100_000

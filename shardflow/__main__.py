@@ -1,5 +1,6 @@
-"""``python -m shardflow``: the same as the ``shardflow`` command."""
+"""``python -m shardflow``: the same as the ``shardflow`` command (the CLI lives in
+:mod:`shardflow_tools.cli`; run by name, so the core never imports the tooling)."""
 
-from shardflow.cli import main
+import runpy
 
-raise SystemExit(main())
+runpy.run_module("shardflow_tools.cli", run_name="__main__", alter_sys=True)

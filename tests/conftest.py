@@ -48,7 +48,7 @@ def aws_endpoint() -> Iterator[str]:
         yield configured
         _restore(saved)
         return
-    from shardflow.emulator import EmbeddedEmulator
+    from shardflow_tools.emulator import EmbeddedEmulator
 
     emulator = EmbeddedEmulator()
     url = emulator.start()

@@ -13,7 +13,7 @@ module and point the function's handler at it::
     handler = LambdaConsumer(process=process)
 
 Only what a handler needs is imported here (powertools' batch, logger, metrics and
-idempotency, the consumer core); the local runner lives apart in ``consumers.lambda_esm``.
+idempotency, the consumer core); the local runner lives apart in ``shardflow_tools.lambda_esm``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""``python -m shardflow.cli``."""
+"""``python -m shardflow.cli``: the same as the ``shardflow`` command."""
 
-from shardflow.cli import main
+import runpy
 
-raise SystemExit(main())
+runpy.run_module("shardflow_tools.cli", run_name="__main__", alter_sys=True)

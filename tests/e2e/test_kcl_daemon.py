@@ -49,7 +49,7 @@ from kcl_harness import (
     handler_env,
 )
 
-from shardflow.emulator_h2 import Http2EmulatorProcess
+from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 moto's own split is not AWS's: records put after the split still go to the closed parent,
 and the parent's iterator never ends, so the KCL would never reach its end. The emulator
 here runs with the AWS-resharding test shim (``Http2EmulatorProcess(aws_resharding=True)``,
-:mod:`shardflow.emulator_resharding`, itself tested against boto3 in
+:mod:`shardflow_tools.emulator_resharding`, itself tested against boto3 in
 ``tests/integration/shardflow/test_emulator_resharding.py``): children take the new
 records, and GetRecords on the parent ends with ``ChildShards`` once it is read to its end.
 
@@ -42,7 +42,7 @@ from kcl_harness import (
     handler_env,
 )
 
-from shardflow.emulator_h2 import Http2EmulatorProcess
+from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 # pieces LocalStack's free edition lacks (Glue, Athena) and the alarms turned off, one KMS
 # key for everything, and tables that may be destroyed.
 #
-# shardflow/bootstrap.py creates exactly this with boto3 (for machines without Docker:
+# shardflow_tools/bootstrap.py creates exactly this with boto3 (for machines without Docker:
 # `shardflow local` + `shardflow bootstrap`); tests/unit/terraform/test_drift.py parses this
 # file and the modules and fails if the two disagree on names, keys, TTL or encryption.
 # The names are shardflow/resources.py's.

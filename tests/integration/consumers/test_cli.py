@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from consumers import Event, S3Sink, SinkConfig, decode, localquery
-from shardflow.cli import main
+from shardflow_tools.cli import main
 
 from .conftest import SHARD, make_records
 

@@ -38,12 +38,12 @@ import pytest
 from terraform_cli import PLUGIN_DIR, TERRAFORM_ROOT, plugin_dir, run, terraform_binary
 
 from consumers import athena
-from consumers.lambda_esm import MappingConfig
 from consumers.schema import SCHEMA
 from consumers.sink.config import SinkConfig
 from shardflow import aws, resources
-from shardflow.bootstrap import bootstrap, default_spec
-from shardflow.emulator import EmulatorProcess
+from shardflow_tools.bootstrap import bootstrap, default_spec
+from shardflow_tools.emulator import EmulatorProcess
+from shardflow_tools.lambda_esm import MappingConfig
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shardflow import resources
-from shardflow.bootstrap import bootstrap, default_spec
+from shardflow_tools.bootstrap import bootstrap, default_spec
 
 
 @pytest.fixture

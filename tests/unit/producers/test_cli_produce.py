@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shardflow.cli import main
+from shardflow_tools.cli import main
 
 
 def test_each_attempt_is_one_request_and_failures_are_summarised(

@@ -14,7 +14,7 @@ import pytest
 from terraform_model import Instance, is_unknown
 
 from shardflow import resources
-from shardflow.bootstrap import BootstrapSpec, default_spec, puts_tls_only_policy
+from shardflow_tools.bootstrap import BootstrapSpec, default_spec, puts_tls_only_policy
 
 Description = dict[str, dict[str, Any]]
 

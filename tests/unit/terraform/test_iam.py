@@ -76,7 +76,7 @@ def _powertools_idempotency_store() -> Path:
 
 
 #: What the deployed function runs: the consumer core and the handler. Not the local event
-#: source mapping runner (consumers.lambda_esm), the KCL consumer, the local query, nor
+#: source mapping runner (shardflow_tools.lambda_esm), the KCL consumer, the local query, nor
 #: lambda_handler/resources.py, which creates tables on a local endpoint only.
 HANDLER_FILES = [
     *_package_files(

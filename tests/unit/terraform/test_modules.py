@@ -379,7 +379,7 @@ def test_the_handler_configured_by_the_module_has_the_modules_settings(
 def test_the_local_runner_configured_by_the_module_output_is_the_deployed_mapping(
     module: Callable[..., Instance], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from consumers.lambda_esm.config import MappingConfig, RunnerOptions
+    from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions
 
     inst = module(
         "lambda_consumer",
@@ -438,7 +438,7 @@ def test_the_local_runner_configured_by_the_module_output_is_the_deployed_mappin
 def test_mapping_defaults_are_the_local_runners_except_bisect(
     module: Callable[..., Instance], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from consumers.lambda_esm.config import MappingConfig
+    from shardflow_tools.lambda_esm.config import MappingConfig
 
     _set_environment(monkeypatch, {})
     runner = MappingConfig.from_env()
@@ -513,7 +513,7 @@ def test_function_package_is_an_input_and_required_when_deploying(
 def test_function_defaults_match_what_shardflow_package_lambda_builds(
     module: Callable[..., Instance],
 ) -> None:
-    from shardflow.packaging import DEFAULT_OUTPUT, PackageOptions
+    from shardflow_tools.packaging import DEFAULT_OUTPUT, PackageOptions
 
     inst = module("lambda_consumer")
     options = PackageOptions()

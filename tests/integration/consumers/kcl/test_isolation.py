@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from consumers.kcl.isolation import HostBridge, namespace_command, unshare_prefix
-from shardflow.emulator_h2 import Http2EmulatorProcess
+from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None,

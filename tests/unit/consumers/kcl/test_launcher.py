@@ -11,7 +11,7 @@ from consumers.kcl import launcher
 from consumers.kcl.errors import JavaNotFoundError
 from consumers.kcl.launcher import LaunchConfig, loopback_port, prepare, processor_executable
 from consumers.kcl.properties import DaemonProperties
-from shardflow.cli import build_parser
+from shardflow_tools.cli import build_parser
 
 
 def _config(tmp_path: Path, endpoint: str | None, isolation: str = "none") -> LaunchConfig:

@@ -15,9 +15,9 @@ HEAVY = (
     "pyarrow",  # imported on the first Parquet write only
     "duckdb",
     "aws_xray_sdk",  # Tracer only with SHARDFLOW_TRACING=true
-    "consumers.lambda_esm",  # the local runner
+    "shardflow_tools.lambda_esm",  # the local runner
     "consumers.kcl",
-    "shardflow.cli",
+    "shardflow_tools.cli",
     "moto",
 )
 

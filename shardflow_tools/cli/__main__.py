@@ -1,0 +1,5 @@
+"""``python -m shardflow_tools.cli``."""
+
+from shardflow_tools.cli import main
+
+raise SystemExit(main())

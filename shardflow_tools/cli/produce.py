@@ -1,0 +1,207 @@
+"""``shardflow produce --stream NAME [FILE|-]``: JSON lines into a stream, through the producer.
+
+Each line is one event (a JSON object with at least ``type``; the producer fills ``id``,
+``time``, ``specversion`` and ``source``), or with ``--raw`` any line sent as it is. The
+partition key comes from ``--key PATH`` (a dotted path into the event, e.g.
+``data.user_id``) or is random per event. A progress bar (rich, when installed) runs on
+stderr; the summary goes to stdout. Exit status: 0 when every event was delivered, 1 when
+any line was invalid or any event failed, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from shardflow_tools.cli._progress import Progress
+
+_EXIT_OK = 0
+_EXIT_FAILED = 1
+#: At most this many failure messages are printed (the summary counts them all).
+_MAX_REPORTED = 10
+
+
+def register(sub: Any) -> None:
+    """Add the ``produce`` sub-command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "produce",
+        help="send JSON-lines events to a Kinesis stream",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument("--stream", required=True, help="stream name or ARN")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        help="JSON-lines file to send; '-' or nothing reads standard input",
+    )
+    parser.add_argument(
+        "--key",
+        metavar="PATH",
+        help="dotted path of the partition key in each event (default: random per event)",
+    )
+    parser.add_argument(
+        "--raw", action="store_true", help="send each line as it is, without the envelope"
+    )
+    parser.add_argument("--source", help="the envelope's source for events without one")
+    parser.add_argument(
+        "--no-aggregation", action="store_true", help="one Kinesis record per event"
+    )
+    parser.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL)")
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")
+    parser.set_defaults(func=run)
+
+
+def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+    stream: IO[bytes]
+    if path == "-":
+        stream = sys.stdin.buffer
+        yield from _numbered(stream)
+    else:
+        with Path(path).open("rb") as stream:
+            yield from _numbered(stream)
+
+
+def _numbered(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(stream, start=1):
+        line = raw.strip()
+        if line:
+            yield number, line
+
+
+def _key_of(event: Any, path: list[str] | None) -> str:
+    if path is None:
+        return uuid.uuid4().hex
+    value = event
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            raise ValueError(f"no {'.'.join(path)!r} in the event")
+        value = value[part]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{'.'.join(path)!r} is not a string or a number")
+    return str(value)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if args.source:
+        overrides["source"] = args.source
+    if args.no_aggregation:
+        overrides["aggregation"] = False
+    return overrides
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send the file; print the summary; return the exit status."""
+    from producers import (  # noqa: PLC0415 - the core CLI imports producers on use
+        BufferFullError,
+        EventProducer,
+        FailedRecord,
+        InMemoryMetrics,
+        Metric,
+        ProducerConfig,
+        ProducerError,
+    )
+    from producers.client import default_kinesis_client  # noqa: PLC0415
+
+    config = ProducerConfig.from_env(**_overrides(args))
+    # The producer's own client settings: no botocore retries under the producer's.
+    client = default_kinesis_client(
+        config.max_in_flight_requests, endpoint_url=args.endpoint_url, region=args.region
+    )
+    key_path = args.key.split(".") if args.key else None
+    metrics = InMemoryMetrics()
+    failures: Counter[str] = Counter()
+    reported = 0
+
+    def report(message: str) -> None:
+        nonlocal reported
+        if reported < _MAX_REPORTED:
+            print(f"shardflow produce: {message}", file=sys.stderr)  # noqa: T201
+        reported += 1
+
+    def on_failure(failed: FailedRecord) -> None:
+        failures[type(failed.error).__name__] += 1
+        report(f"event with key {failed.partition_key!r} failed: {failed.error}")
+
+    started = time.monotonic()
+    read = invalid = 0
+    try:
+        producer = EventProducer(
+            args.stream, config=config, client=client, metrics=metrics, on_failure=on_failure
+        )
+    except ProducerError as exc:
+        print(f"shardflow produce: {exc}", file=sys.stderr)  # noqa: T201
+        return _EXIT_FAILED
+    try:
+        with producer, Progress(f"producing to {args.stream}") as progress:
+            for number, line in _lines(args.file):
+                read += 1
+                try:
+                    if args.raw:
+                        producer.put(line, partition_key=_key_of(None, None))
+                    else:
+                        event = orjson.loads(line)
+                        producer.put(event, partition_key=_key_of(event, key_path))
+                except BufferFullError as exc:
+                    # A valid event the stream did not take in time: a failure, not bad input.
+                    failures[type(exc).__name__] += 1
+                    report(f"line {number}: {exc}")
+                except (orjson.JSONDecodeError, ValueError, ProducerError) as exc:
+                    invalid += 1
+                    report(f"line {number}: {exc}")
+                if read % 1000 == 0:
+                    progress.update(metrics.counter(Metric.USER_RECORDS_PUT), read - invalid)
+            producer.flush()
+            progress.update(metrics.counter(Metric.USER_RECORDS_PUT), read - invalid)
+    except OSError as exc:
+        print(f"shardflow produce: cannot read {args.file}: {exc}", file=sys.stderr)  # noqa: T201
+        return _EXIT_FAILED
+    elapsed = time.monotonic() - started
+    summary = _summary(
+        args.stream,
+        read=read,
+        invalid=invalid,
+        failures=failures,
+        metrics=metrics,
+        elapsed=elapsed,
+    )
+    print(summary)  # noqa: T201
+    return _EXIT_FAILED if failures or invalid else _EXIT_OK
+
+
+def _summary(
+    stream: str,
+    *,
+    read: int,
+    invalid: int,
+    failures: Counter[str],
+    metrics: Any,
+    elapsed: float,
+) -> str:
+    from producers import Metric  # noqa: PLC0415
+
+    delivered = metrics.counter(Metric.USER_RECORDS_PUT)
+    failed = sum(failures.values())
+    kinds = f" ({', '.join(f'{n} {kind}' for kind, n in failures.items())})" if failed else ""
+    return "\n".join(
+        [
+            f"stream          {stream}",
+            f"lines read      {read}",
+            f"invalid lines   {invalid}",
+            f"delivered       {delivered} events in "
+            f"{metrics.counter(Metric.KINESIS_RECORDS_PUT)} Kinesis records "
+            f"({metrics.counter(Metric.BYTES_PUT):,} bytes)",
+            f"failed          {failed}{kinds}",
+            f"retried         {metrics.counter(Metric.RETRIES)} Kinesis records",
+            f"elapsed         {elapsed:.2f} s ({delivered / max(elapsed, 1e-9):,.0f} events/s)",
+        ]
+    )

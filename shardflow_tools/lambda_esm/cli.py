@@ -1,0 +1,219 @@
+"""``shardflow consume lambda``: the Lambda handler under a local event source mapping.
+
+Imports only the standard library at import time (``shardflow --help`` must not need the
+consumer's dependencies); the runner and the handler are imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shardflow_tools.lambda_esm.invoker import Handler, RunStats
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HANDLER = "consumers.lambda_handler.handler"
+
+
+def register(sub: Any) -> None:
+    """Add the ``lambda`` consumer sub-command."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "lambda",
+        help="run the Lambda handler in-process under a local Kinesis event source mapping",
+        description=(
+            "Poll a Kinesis stream through the Kinesis API and invoke a Lambda handler "
+            "in-process with the semantics of the AWS event source mapping (batching, "
+            "partial batch responses, bisection, retries, record age, OnFailure "
+            "destination, parallelization factor), checkpointing in DynamoDB. Settings "
+            "default to the SHARDFLOW_* variables the Terraform module exposes; options "
+            "override them."
+        ),
+    )
+    parser.add_argument("--stream", help="stream name (default: SHARDFLOW_STREAM)")
+    parser.add_argument(
+        "--handler",
+        default=DEFAULT_HANDLER,
+        help=f"handler as module.function or module:function (default: {DEFAULT_HANDLER})",
+    )
+    esm = parser.add_argument_group("event source mapping (default: SHARDFLOW_* variables)")
+    esm.add_argument("--batch-size", type=int, help="BatchSize (1-10000, default 100)")
+    esm.add_argument(
+        "--batching-window",
+        type=float,
+        dest="maximum_batching_window_in_seconds",
+        help="MaximumBatchingWindowInSeconds (0-300, default 0)",
+    )
+    esm.add_argument(
+        "--starting-position",
+        choices=("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"),
+        help="StartingPosition (default TRIM_HORIZON)",
+    )
+    esm.add_argument(
+        "--starting-position-timestamp",
+        help="StartingPositionTimestamp for AT_TIMESTAMP (RFC 3339 or Unix seconds)",
+    )
+    esm.add_argument(
+        "--parallelization-factor", type=int, help="ParallelizationFactor (1-10, default 1)"
+    )
+    esm.add_argument(
+        "--bisect-batch-on-function-error",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="BisectBatchOnFunctionError (default false)",
+    )
+    esm.add_argument(
+        "--maximum-retry-attempts", type=int, help="MaximumRetryAttempts (-1 = until expiry)"
+    )
+    esm.add_argument(
+        "--maximum-record-age",
+        type=int,
+        dest="maximum_record_age_in_seconds",
+        help="MaximumRecordAgeInSeconds (-1 = no limit, 60-604800)",
+    )
+    esm.add_argument(
+        "--report-batch-item-failures",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="FunctionResponseTypes=ReportBatchItemFailures (default on)",
+    )
+    esm.add_argument("--on-failure-queue-url", help="OnFailure destination: URL of an SQS queue")
+    local = parser.add_argument_group("local runner")
+    local.add_argument("--function-name", help="function name (checkpoint and idempotency key)")
+    local.add_argument(
+        "--timeout",
+        type=float,
+        dest="function_timeout_seconds",
+        help="function timeout in seconds (default: SHARDFLOW_LAMBDA_TIMEOUT_SECONDS or 60)",
+    )
+    local.add_argument("--checkpoint-table", help="DynamoDB checkpoint table")
+    local.add_argument(
+        "--poll-interval",
+        type=float,
+        dest="poll_interval_seconds",
+        help="seconds between polls of a caught-up shard (default 1, as Lambda)",
+    )
+    local.add_argument(
+        "--shard-sync-interval",
+        type=float,
+        dest="shard_sync_interval_seconds",
+        help="seconds between ListShards calls that find resharded children (default 10)",
+    )
+    local.add_argument(
+        "--until-drained",
+        action="store_true",
+        help="exit once every shard is processed up to what the stream holds",
+    )
+    local.add_argument("--duration", type=float, help="exit after this many seconds")
+    local.add_argument(
+        "--create-resources",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="create missing tables, bucket and queues (default: only for a local endpoint)",
+    )
+    parser.set_defaults(func=run)
+
+
+def load_handler(spec: str) -> Handler:
+    """The callable named by ``module.attr`` or ``module:attr``."""
+    from shardflow.errors import ConfigError  # noqa: PLC0415
+    from shardflow.imports import load_callable  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.errors import HandlerImportError  # noqa: PLC0415
+
+    try:
+        return load_callable(spec, field="--handler")
+    except ConfigError as exc:
+        raise HandlerImportError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the mapping until Ctrl-C, ``--duration`` or ``--until-drained``."""
+    from shardflow import resources, settings  # noqa: PLC0415
+    from shardflow.errors import ShardflowError  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions, parse_timestamp  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.errors import MappingError  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.local import prepare_local_run  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.runner import EventSourceMappingRunner  # noqa: PLC0415
+
+    try:
+        stamp = (
+            parse_timestamp(
+                args.starting_position_timestamp, field_name="--starting-position-timestamp"
+            )
+            if args.starting_position_timestamp
+            else None
+        )
+        config = MappingConfig.from_env(
+            batch_size=args.batch_size,
+            maximum_batching_window_in_seconds=args.maximum_batching_window_in_seconds,
+            starting_position=args.starting_position,
+            starting_position_timestamp=stamp,
+            parallelization_factor=args.parallelization_factor,
+            bisect_batch_on_function_error=args.bisect_batch_on_function_error,
+            maximum_retry_attempts=args.maximum_retry_attempts,
+            maximum_record_age_in_seconds=args.maximum_record_age_in_seconds,
+            report_batch_item_failures=args.report_batch_item_failures,
+            on_failure_queue_url=args.on_failure_queue_url,
+        )
+        options = RunnerOptions.from_env(
+            function_name=args.function_name,
+            function_timeout_seconds=args.function_timeout_seconds,
+            checkpoint_table=args.checkpoint_table,
+            poll_interval_seconds=args.poll_interval_seconds,
+            shard_sync_interval_seconds=args.shard_sync_interval_seconds,
+        )
+        stream = args.stream or settings.env(settings.STREAM, resources.STREAM) or resources.STREAM
+        if args.handler == DEFAULT_HANDLER and config.parallelization_factor > 1:
+            # Concurrent batches of one shard would write overlapping ranges to the S3 sink,
+            # whose exactly-once bookkeeping assumes one writer per shard.
+            print(  # noqa: T201
+                "shardflow consume lambda: the default handler writes to the S3 sink, which "
+                "needs ParallelizationFactor 1 (one writer per shard); got "
+                f"{config.parallelization_factor}",
+                file=sys.stderr,
+            )
+            return 2
+        prepare_local_run(
+            stream=stream, config=config, options=options, create=args.create_resources
+        )
+        handler = load_handler(args.handler)
+        runner = EventSourceMappingRunner(stream, handler, config=config, options=options)
+    except ShardflowError as exc:
+        print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logger.info("signal %d: stopping after the invocations under way", signum)
+        runner.stop()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    print(  # noqa: T201
+        f"consuming {stream} with {args.handler} (batch size {config.batch_size}, "
+        f"parallelization {config.parallelization_factor}); Ctrl-C to stop",
+        file=sys.stderr,
+    )
+    try:
+        stats = runner.run(until_drained=args.until_drained, timeout=args.duration)
+    except MappingError as exc:
+        print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
+        _print_stats(runner.stats)
+        return 1
+    finally:
+        for sig, handler_ in previous.items():
+            signal.signal(sig, handler_)
+    _print_stats(stats)
+    return 0
+
+
+def _print_stats(stats: RunStats) -> None:
+    print(  # noqa: T201
+        f"{stats.invocations} invocations ({stats.failed_invocations} failed, "
+        f"{stats.partial_failures} partial), {stats.records_completed} Kinesis records processed, "
+        f"{stats.records_discarded} discarded, {stats.shards_ended} shards ended, "
+        f"{stats.checkpoints_written} checkpoints",
+        file=sys.stderr,
+    )

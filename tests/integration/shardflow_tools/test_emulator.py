@@ -1,0 +1,67 @@
+"""The embedded emulator answers the AWS APIs shardflow uses, on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from shardflow_tools.emulator import EmbeddedEmulator, EmulatorError, EmulatorProcess
+from shardflow_tools.emulator_h2 import Http2EmulatorProcess
+
+
+def test_fixture_endpoint_serves_kinesis(
+    aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+) -> None:
+    kinesis = aws_client("kinesis")
+    name = unique_name("stream")
+    kinesis.create_stream(StreamName=name, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+    )
+    shards = kinesis.list_shards(StreamName=name)["Shards"]
+    assert len(shards) == 2
+    kinesis.delete_stream(StreamName=name)
+
+
+def test_thread_and_process_emulators_start_and_stop() -> None:
+    import boto3
+
+    for emu_cls in (EmbeddedEmulator, EmulatorProcess):
+        with emu_cls() as emu:
+            assert emu.endpoint_url.startswith("http://127.0.0.1:")
+            sqs = boto3.client(
+                "sqs",
+                endpoint_url=emu.endpoint_url,
+                region_name="us-east-1",
+                aws_access_key_id="x",
+                aws_secret_access_key="x",
+            )
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            assert "q" in url
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A loopback port someone else listens on (and never answers)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_in_process_emulator_on_a_taken_port_fails_at_once(taken_port: int) -> None:
+    # moto's threaded server would wait forever for its server thread to bind.
+    with pytest.raises(EmulatorError, match=f"cannot listen on 127.0.0.1:{taken_port}"):
+        EmbeddedEmulator(port=taken_port).start()
+
+
+@pytest.mark.parametrize("emu_cls", [EmulatorProcess, Http2EmulatorProcess])
+def test_a_child_that_cannot_serve_fails_fast_with_its_error(
+    emu_cls: type[EmulatorProcess], taken_port: int
+) -> None:
+    # "exited with": the wait noticed the dead child instead of timing out.
+    with pytest.raises(EmulatorError, match=r"exited with 1.*cannot listen"):
+        emu_cls(port=taken_port).start()
