@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shardflow import aws, envelope, kpl
+from shardflow_tools.bootstrap import BootstrapSpec, BucketSpec, bootstrap
 from shardflow_tools.emulator import EmulatorProcess
 
 SHARD = "shardId-000000000000"
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     with EmulatorProcess() as emu:
         s3 = aws.client("s3", endpoint_url=emu.endpoint_url)
         bucket = "bench-consumer"
-        s3.create_bucket(Bucket=bucket)
+        bootstrap(BootstrapSpec(key=None, buckets=(BucketSpec(bucket),)), clients={"s3": s3})
 
         runs = {"parquet": 0, "jsonl": 0}
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import statistics
 import time
 from datetime import UTC, datetime
@@ -26,13 +25,16 @@ from amazon_kclpy import messages
 
 from consumers.kcl.factory import build_processor
 from consumers.kcl.testing import ScriptedDaemon
+from consumers.sink import SinkConfig
 from shardflow import aws, envelope, kpl
+from shardflow_tools.bootstrap import BootstrapSpec, BucketSpec, bootstrap
 from shardflow_tools.emulator import EmulatorProcess
 
 EVENTS = 20_000
 PER_AGGREGATE = 10
 RECORDS_PER_BATCH = 1_000
 ROUNDS = 3
+SINK_RECORDS = 5_000
 
 
 def _batches() -> list[list[dict[str, Any]]]:
@@ -68,8 +70,12 @@ class _AcceptingCheckpointer:
         del sequence_number, sub
 
 
-def _in_process(batches: list[list[dict[str, Any]]], shard: str) -> float:
-    processor = build_processor()
+def _in_process(
+    batches: list[list[dict[str, Any]]], shard: str, env: dict[str, str], s3: Any
+) -> float:
+    processor = build_processor(
+        env, s3_client=s3, sink_config=SinkConfig.from_env(max_records=SINK_RECORDS)
+    )
     cp = _AcceptingCheckpointer()
     init = {"action": "initialize", "shardId": shard, "sequenceNumber": "TRIM_HORIZON",
             "subSequenceNumber": 0}  # fmt: skip
@@ -83,13 +89,15 @@ def _in_process(batches: list[list[dict[str, Any]]], shard: str) -> float:
     return time.perf_counter() - start
 
 
-def _through_protocol(batches: list[list[dict[str, Any]]], shard: str) -> float:
+def _through_protocol(
+    batches: list[list[dict[str, Any]]], shard: str, env: dict[str, str]
+) -> float:
     lines = [
         json.dumps({"action": "processRecords", "millisBehindLatest": 0, "records": b}).encode()
         + b"\n"
         for b in batches
     ]
-    with ScriptedDaemon(timeout=120) as daemon:
+    with ScriptedDaemon(env=env, timeout=120) as daemon:
         daemon.initialize(shard)
         start = time.perf_counter()
         for line in lines:
@@ -101,25 +109,26 @@ def _through_protocol(batches: list[list[dict[str, Any]]], shard: str) -> float:
 def main() -> None:
     """Print events/s of both paths and their ratio."""
     with EmulatorProcess() as emu:
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL": emu.endpoint_url,
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
-                "AWS_REGION": "us-east-1",
-                "SHARDFLOW_STREAM": "bench",
-                "SHARDFLOW_BUCKET": "bench-kcl",
-                "SHARDFLOW_SINK_MAX_RECORDS": "5000",
-                "SHARDFLOW_LOG_LEVEL": "WARNING",
-            }
-        )
-        aws.client("s3").create_bucket(Bucket="bench-kcl")
+        # The processors' configuration, as the daemon passes it down (the child's
+        # environment; read from this mapping in-process).
+        env = {
+            "AWS_ENDPOINT_URL": emu.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": "us-east-1",
+            "SHARDFLOW_STREAM": "bench",
+            "SHARDFLOW_BUCKET": "bench-kcl",
+            "SHARDFLOW_SINK_MAX_RECORDS": str(SINK_RECORDS),
+            "SHARDFLOW_LOG_LEVEL": "WARNING",
+        }
+        s3 = aws.client("s3", endpoint_url=emu.endpoint_url)
+        bootstrap(BootstrapSpec(key=None, buckets=(BucketSpec("bench-kcl"),)), clients={"s3": s3})
         batches = _batches()
         local: list[float] = []
         piped: list[float] = []
         for rnd in range(ROUNDS):
-            local.append(EVENTS / _in_process(batches, f"shardId-local-{rnd}"))
-            piped.append(EVENTS / _through_protocol(batches, f"shardId-piped-{rnd}"))
+            local.append(EVENTS / _in_process(batches, f"shardId-local-{rnd}", env, s3))
+            piped.append(EVENTS / _through_protocol(batches, f"shardId-piped-{rnd}", env))
     lo, pi = statistics.median(local), statistics.median(piped)
     print(f"kcl in-process (decode + sink, {EVENTS} events): {lo:,.0f} events/s")
     print(f"kcl through the multilang protocol over pipes: {pi:,.0f} events/s")

@@ -28,7 +28,6 @@ import argparse
 import base64
 import gc
 import gzip
-import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from typing import Any
 import orjson
 
 from shardflow import aws, envelope, kpl
+from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap
 from shardflow_tools.emulator import EmulatorProcess
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"
@@ -125,8 +125,8 @@ def _timed(fn: Callable[[], int], repeat: int) -> tuple[int, float, float]:
 
 def _resources(endpoint: str, name: str, *, fmt: str, idempotency: bool) -> tuple[Any, Any]:
     from consumers.lambda_handler import Clients, HandlerConfig  # noqa: PLC0415
-    from consumers.lambda_handler.resources import ensure_resources  # noqa: PLC0415
     from consumers.sink import SinkConfig  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.resources import ensure_resources  # noqa: PLC0415
 
     clients = Clients(
         s3=aws.client("s3", endpoint_url=endpoint),
@@ -137,7 +137,6 @@ def _resources(endpoint: str, name: str, *, fmt: str, idempotency: bool) -> tupl
         config=HandlerConfig(
             bucket=name,
             sink=SinkConfig(format=fmt),  # type: ignore[arg-type]
-            dlq_url=clients.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"],
             idempotency_table=f"{name}-idem" if idempotency else None,
             attempts_table=f"{name}-attempts",
             function_name=name,
@@ -145,6 +144,7 @@ def _resources(endpoint: str, name: str, *, fmt: str, idempotency: bool) -> tupl
         s3_client=clients.s3,
         sqs_client=clients.sqs,
         dynamodb_client=clients.dynamodb,
+        dead_letter_queue=f"{name}-dlq",
     )
     return config, clients
 
@@ -167,9 +167,9 @@ def _pipeline(endpoint: str, events: int, *, process: Any = None) -> tuple[int, 
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     kinesis = aws.client("kinesis", endpoint_url=endpoint)
-    kinesis.create_stream(StreamName=name, ShardCount=4)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    bootstrap(
+        BootstrapSpec(key=None, streams=(StreamSpec(name, shard_count=4),)),
+        clients={"kinesis": kinesis},
     )
     with EventProducer(name, client=kinesis) as producer:
         for i, raw in enumerate(_envelopes(events)):
@@ -247,7 +247,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best)")
     parser.add_argument("--init-runs", type=int, default=5)
     args = parser.parse_args([] if argv is None else argv)
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
     with EmulatorProcess() as emulator:
         endpoint = emulator.endpoint_url
@@ -362,10 +361,7 @@ def _fresh_clients(endpoint: str) -> Any:
     from consumers.lambda_handler import Clients  # noqa: PLC0415
 
     # No injected clients: built on the first invocation, as in a new execution environment.
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    return Clients()
+    return Clients(endpoint_url=endpoint)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 from producers import EventProducer, InMemoryMetrics, Metric, ProducerConfig
 from producers.testing import InMemoryKinesis
 from shardflow import aws, envelope
+from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap
 from shardflow_tools.emulator import EmulatorProcess
 from shardflow_tools.samples import sample_events
 
@@ -188,10 +189,8 @@ def cpu_path(events: Events) -> dict[str, Measure]:
 
 def _create_stream(kinesis: Any) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
-    kinesis.create_stream(StreamName=name, ShardCount=SHARDS)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
-    )
+    spec = BootstrapSpec(key=None, streams=(StreamSpec(name, shard_count=SHARDS),))
+    bootstrap(spec, clients={"kinesis": kinesis})
     return name
 
 

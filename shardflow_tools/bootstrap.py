@@ -44,8 +44,12 @@ __all__ = [
     "ResourceOutcome",
     "StreamSpec",
     "TableSpec",
+    "attempts_table",
     "bootstrap",
+    "checkpoint_table",
     "default_spec",
+    "idempotency_table",
+    "kcl_tables",
     "puts_tls_only_policy",
     "tls_only_policy",
 ]
@@ -207,48 +211,59 @@ class BootstrapSpec:
         )
 
 
+def idempotency_table(name: str = resources.IDEMPOTENCY_TABLE) -> TableSpec:
+    """Powertools' idempotency table of the Lambda consumer (key ``id``, TTL ``expiration``)."""
+    return TableSpec(
+        name, hash_key=resources.IDEMPOTENCY_KEY_ATTR, ttl_attribute=resources.IDEMPOTENCY_TTL_ATTR
+    )
+
+
+def attempts_table(name: str = resources.ATTEMPTS_TABLE) -> TableSpec:
+    """The Lambda consumer's attempt counts of failing events (TTL ``expires_at``)."""
+    return TableSpec(
+        name, hash_key=resources.ATTEMPTS_KEY_ATTR, ttl_attribute=resources.ATTEMPTS_TTL_ATTR
+    )
+
+
+def checkpoint_table(name: str = resources.CHECKPOINT_TABLE) -> TableSpec:
+    """The local event source mapping's checkpoints: one item per (consumer, shard)."""
+    return TableSpec(
+        name, hash_key=resources.CHECKPOINT_HASH_KEY, range_key=resources.CHECKPOINT_RANGE_KEY
+    )
+
+
+def kcl_tables(application: str = resources.KCL_APPLICATION) -> tuple[TableSpec, ...]:
+    """KCL 3's three tables for ``application``: leases (with the owner index), coordinator
+    state and worker metrics."""
+    return (
+        TableSpec(
+            application,
+            hash_key=resources.KCL_LEASE_KEY_ATTR,
+            indexes=(
+                IndexSpec(
+                    resources.KCL_LEASE_OWNER_INDEX,
+                    hash_key=resources.KCL_LEASE_OWNER_ATTR,
+                    range_key=resources.KCL_LEASE_KEY_ATTR,
+                ),
+            ),
+        ),
+        TableSpec(
+            application + resources.KCL_COORDINATOR_STATE_SUFFIX,
+            hash_key=resources.KCL_COORDINATOR_STATE_KEY_ATTR,
+        ),
+        TableSpec(
+            application + resources.KCL_WORKER_METRICS_SUFFIX,
+            hash_key=resources.KCL_WORKER_METRICS_KEY_ATTR,
+        ),
+    )
+
+
 def default_spec() -> BootstrapSpec:
     """What ``terraform/envs/localstack`` declares, with the names in :mod:`shardflow.resources`."""
-    kcl = resources.KCL_APPLICATION
     return BootstrapSpec(
         key=KeySpec(alias=resources.KMS_KEY_ALIAS),
         streams=(StreamSpec(resources.STREAM, shard_count=2, retention_hours=24),),
-        tables=(
-            TableSpec(
-                resources.IDEMPOTENCY_TABLE,
-                hash_key=resources.IDEMPOTENCY_KEY_ATTR,
-                ttl_attribute=resources.IDEMPOTENCY_TTL_ATTR,
-            ),
-            TableSpec(
-                resources.ATTEMPTS_TABLE,
-                hash_key=resources.ATTEMPTS_KEY_ATTR,
-                ttl_attribute=resources.ATTEMPTS_TTL_ATTR,
-            ),
-            TableSpec(
-                resources.CHECKPOINT_TABLE,
-                hash_key=resources.CHECKPOINT_HASH_KEY,
-                range_key=resources.CHECKPOINT_RANGE_KEY,
-            ),
-            TableSpec(
-                kcl,
-                hash_key=resources.KCL_LEASE_KEY_ATTR,
-                indexes=(
-                    IndexSpec(
-                        resources.KCL_LEASE_OWNER_INDEX,
-                        hash_key=resources.KCL_LEASE_OWNER_ATTR,
-                        range_key=resources.KCL_LEASE_KEY_ATTR,
-                    ),
-                ),
-            ),
-            TableSpec(
-                kcl + resources.KCL_COORDINATOR_STATE_SUFFIX,
-                hash_key=resources.KCL_COORDINATOR_STATE_KEY_ATTR,
-            ),
-            TableSpec(
-                kcl + resources.KCL_WORKER_METRICS_SUFFIX,
-                hash_key=resources.KCL_WORKER_METRICS_KEY_ATTR,
-            ),
-        ),
+        tables=(idempotency_table(), attempts_table(), checkpoint_table(), *kcl_tables()),
         buckets=(BucketSpec(resources.BUCKET),),
         queues=(QueueSpec(resources.DEAD_LETTER_QUEUE), QueueSpec(resources.ON_FAILURE_QUEUE)),
     )
@@ -299,11 +314,13 @@ def bootstrap(
     endpoint_url: str | None = None,
     region: str | None = None,
     client_factory: Callable[[str], Any] | None = None,
+    clients: Mapping[str, Any] | None = None,
     wait_timeout: float = _DEFAULT_WAIT,
 ) -> BootstrapReport:
     """Create what ``spec`` (default: :func:`default_spec`) declares; return what was done.
 
-    Clients come from ``client_factory(service_name)``, by default
+    ``clients`` maps a service name (``"s3"``, ``"dynamodb"``, ...) to the boto3 client to
+    use for it; the other clients come from ``client_factory(service_name)``, by default
     :func:`shardflow.aws.client` with ``endpoint_url`` (else ``AWS_ENDPOINT_URL``) and
     ``region``. Waits for streams and tables to become ACTIVE for at most ``wait_timeout``
     seconds each. Raises :class:`BootstrapError` naming the resource on failure.
@@ -312,7 +329,7 @@ def bootstrap(
     factory = client_factory or (
         lambda service: aws.client(service, endpoint_url=endpoint_url, region=region)
     )
-    run = _Run(factory, wait_timeout)
+    run = _Run(factory, wait_timeout, dict(clients or {}))
     if spec.key is not None:
         run.report.key_arn = run.key(spec.key)
     for stream in spec.streams:
@@ -329,9 +346,11 @@ def bootstrap(
 class _Run:
     """One bootstrap: lazily built clients, the key ARN, the report."""
 
-    def __init__(self, factory: Callable[[str], Any], wait_timeout: float) -> None:
+    def __init__(
+        self, factory: Callable[[str], Any], wait_timeout: float, clients: dict[str, Any]
+    ) -> None:
         self._factory = factory
-        self._clients: dict[str, Any] = {}
+        self._clients = clients
         self._wait_timeout = wait_timeout
         self.report = BootstrapReport()
 

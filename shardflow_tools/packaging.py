@@ -37,6 +37,7 @@ EXCLUDED_MODULES: Final = frozenset(
     {
         "consumers/kcl",
         "consumers/lambda_esm",
+        "consumers/lambda_handler/resources.py",
         "shardflow/cli",
         "shardflow/__main__.py",
         "shardflow/_alias.py",

@@ -20,6 +20,15 @@ from typing import Any
 import pytest
 
 from shardflow import aws, settings
+from shardflow_tools.bootstrap import (
+    BootstrapReport,
+    BootstrapSpec,
+    BucketSpec,
+    QueueSpec,
+    StreamSpec,
+    TableSpec,
+    bootstrap,
+)
 
 _ROOT = Path(__file__).parent
 if str(_ROOT / "support") not in sys.path:
@@ -79,6 +88,30 @@ def unique_name() -> Callable[[str], str]:
 
     def make(kind: str = "res") -> str:
         return f"sf-{kind}-{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+Spec = StreamSpec | TableSpec | BucketSpec | QueueSpec
+
+
+@pytest.fixture
+def provision(aws_endpoint: str) -> Callable[..., BootstrapReport]:
+    """Create resources the way everything in shardflow does, through bootstrap's spec, with
+    the names the test picks: ``provision(StreamSpec(name, shard_count=2), BucketSpec(b))``.
+
+    No KMS key (the services' default encryption); returns the report (``queue_urls``).
+    """
+
+    def make(*specs: Spec) -> BootstrapReport:
+        spec = BootstrapSpec(
+            key=None,
+            streams=tuple(s for s in specs if isinstance(s, StreamSpec)),
+            tables=tuple(s for s in specs if isinstance(s, TableSpec)),
+            buckets=tuple(s for s in specs if isinstance(s, BucketSpec)),
+            queues=tuple(s for s in specs if isinstance(s, QueueSpec)),
+        )
+        return bootstrap(spec, endpoint_url=aws_endpoint)
 
     return make
 

@@ -18,12 +18,15 @@ def build_processor(
     *,
     s3_client: Any = None,
     sqs_client: Any = None,
+    sink_config: SinkConfig | None = None,
 ) -> KclRecordProcessor:
     """The processor the environment describes (see :class:`ProcessorConfig` and
-    :meth:`consumers.sink.SinkConfig.from_env`); clients default to ``shardflow.aws``'s."""
+    :meth:`consumers.sink.SinkConfig.from_env`, which ``sink_config`` replaces when given);
+    clients default to ``shardflow.aws``'s."""
     config = ProcessorConfig.from_env(environ)
     s3 = s3_client if s3_client is not None else aws.client("s3")
-    sink = S3Sink(config.bucket, stream=config.stream, s3_client=s3, config=SinkConfig.from_env())
+    sink_config = sink_config or SinkConfig.from_env()
+    sink = S3Sink(config.bucket, stream=config.stream, s3_client=s3, config=sink_config)
     dead_letters = None
     if config.dlq_url is not None:
         dead_letters = DeadLetterQueue(

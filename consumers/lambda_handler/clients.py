@@ -25,11 +25,22 @@ _CONFIG = Config(
 
 
 class Clients:
-    """boto3 clients for S3, SQS and DynamoDB, each built on first use (thread-safe)."""
+    """boto3 clients for S3, SQS and DynamoDB, each built on first use (thread-safe).
+
+    Clients not given are built for ``endpoint_url`` (else ``AWS_ENDPOINT_URL``).
+    """
 
     _SERVICES = ("s3", "sqs", "dynamodb")
 
-    def __init__(self, *, s3: Any = None, sqs: Any = None, dynamodb: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        s3: Any = None,
+        sqs: Any = None,
+        dynamodb: Any = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._endpoint_url = endpoint_url
         self._clients: dict[str, Any] = {
             name: client
             for name, client in (("s3", s3), ("sqs", sqs), ("dynamodb", dynamodb))
@@ -46,7 +57,9 @@ class Clients:
             with self._lock:
                 client = self._clients.get(service)
                 if client is None:
-                    client = self._clients[service] = aws.client(service, config=_CONFIG)
+                    client = self._clients[service] = aws.client(
+                        service, endpoint_url=self._endpoint_url, config=_CONFIG
+                    )
         return client
 
     @property

@@ -24,10 +24,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shardflow import aws, settings
+from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap, checkpoint_table
 from shardflow_tools.cli._progress import Progress
 
 _EXIT_OK = 0
@@ -119,11 +120,9 @@ def start_endpoint() -> Iterator[str]:
 
 
 def create_stream(kinesis: Any, name: str, shards: int) -> None:
-    """Create ``name`` with ``shards`` shards and wait until it is ACTIVE."""
-    kinesis.create_stream(StreamName=name, ShardCount=shards)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150}
-    )
+    """Create ``name`` with ``shards`` shards (bootstrap's spec) and wait until it is ACTIVE."""
+    spec = BootstrapSpec(key=None, streams=(StreamSpec(name, shard_count=shards),))
+    bootstrap(spec, clients={"kinesis": kinesis})
 
 
 def produce_sample(kinesis: Any, stream: str, count: int) -> ProduceStats:
@@ -167,33 +166,31 @@ def consume_with_lambda(endpoint: str, stream: str, expected_records: int) -> Co
         LambdaConsumer,
         Observability,
     )
-    from consumers.lambda_handler.resources import ensure_resources  # noqa: PLC0415
     from shardflow_tools.lambda_esm import (  # noqa: PLC0415 - needs the "lambda" extra
         EventSourceMappingRunner,
         MappingConfig,
         RunnerOptions,
-        ensure_table,
     )
+    from shardflow_tools.lambda_esm.resources import handler_spec  # noqa: PLC0415
 
     clients = Clients(
         s3=aws.client("s3", endpoint_url=endpoint),
         sqs=aws.client("sqs", endpoint_url=endpoint),
         dynamodb=aws.client("dynamodb", endpoint_url=endpoint),
     )
-    config = ensure_resources(
-        config=HandlerConfig.from_env(
-            bucket=stream,
-            dlq_url=clients.sqs.create_queue(QueueName=f"{stream}-dlq")["QueueUrl"],
-            idempotency_table=f"{stream}-idempotency",
-            attempts_table=f"{stream}-attempts",
-            function_name=f"{stream}-consumer",
-        ),
-        s3_client=clients.s3,
-        sqs_client=clients.sqs,
-        dynamodb_client=clients.dynamodb,
+    config = HandlerConfig.from_env(
+        bucket=stream,
+        idempotency_table=f"{stream}-idempotency",
+        attempts_table=f"{stream}-attempts",
+        function_name=f"{stream}-consumer",
     )
-    checkpoints = f"{stream}-checkpoints"
-    ensure_table(clients.dynamodb, checkpoints)
+    dlq, checkpoints = f"{stream}-dlq", f"{stream}-checkpoints"
+    needs = handler_spec(config, dead_letter_queue=dlq)
+    report = bootstrap(
+        replace(needs, tables=(*needs.tables, checkpoint_table(checkpoints))),
+        clients={"s3": clients.s3, "sqs": clients.sqs, "dynamodb": clients.dynamodb},
+    )
+    config = replace(config, dlq_url=report.queue_urls[dlq])
     runner = EventSourceMappingRunner(
         stream,
         LambdaConsumer(

@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shardflow import aws, resources
+from shardflow_tools.bootstrap import BootstrapError, BootstrapSpec, bootstrap, checkpoint_table
 from shardflow_tools.lambda_esm.errors import CheckpointConflictError, CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -177,30 +178,13 @@ class CheckpointStore:
 
 
 def ensure_table(dynamodb_client: Any, table: str, *, wait_seconds: float = 30.0) -> bool:
-    """Create the checkpoint table if missing (on-demand); True when it was created."""
+    """Create the checkpoint table if missing, as bootstrap's spec declares it
+    (:func:`shardflow_tools.bootstrap.checkpoint_table`); True when it was created."""
+    spec = BootstrapSpec(key=None, tables=(checkpoint_table(table),))
     try:
-        dynamodb_client.create_table(
-            TableName=table,
-            AttributeDefinitions=[
-                {"AttributeName": _HASH, "AttributeType": "S"},
-                {"AttributeName": _RANGE, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": _HASH, "KeyType": "HASH"},
-                {"AttributeName": _RANGE, "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    except ClientError as exc:
-        if aws.error_code(exc) == "ResourceInUseException":
-            return False
+        report = bootstrap(spec, clients={"dynamodb": dynamodb_client}, wait_timeout=wait_seconds)
+    except BootstrapError as exc:
         raise CheckpointError(
-            f"cannot create checkpoint table {table}: {exc}",
-            error_code=aws.error_code(exc),
+            f"cannot create checkpoint table {table}: {exc}", error_code=exc.error_code
         ) from exc
-    dynamodb_client.get_waiter("table_exists").wait(
-        TableName=table,
-        WaiterConfig={"Delay": 0.2, "MaxAttempts": max(1, int(wait_seconds / 0.2))},
-    )
-    logger.info("created checkpoint table %s", table)
-    return True
+    return bool(report.by_outcome("created"))

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from consumers.lambda_handler import HandlerConfig
     from shardflow_tools.lambda_esm.invoker import Handler, RunStats
 
 logger = logging.getLogger(__name__)
@@ -130,13 +131,21 @@ def load_handler(spec: str) -> Handler:
         raise HandlerImportError(str(exc)) from exc
 
 
+def default_handler(config: HandlerConfig) -> Handler:
+    """The default handler (what ``consumers.lambda_handler.handler`` runs) built with
+    ``config`` instead of reading it from the process environment."""
+    from consumers.lambda_handler import LambdaConsumer  # noqa: PLC0415
+
+    return LambdaConsumer(config)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the mapping until Ctrl-C, ``--duration`` or ``--until-drained``."""
     from shardflow import resources, settings  # noqa: PLC0415
     from shardflow.errors import ShardflowError  # noqa: PLC0415
     from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions, parse_timestamp  # noqa: PLC0415
     from shardflow_tools.lambda_esm.errors import MappingError  # noqa: PLC0415
-    from shardflow_tools.lambda_esm.local import prepare_local_run  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.local import handler_config, prepare_local_run  # noqa: PLC0415
     from shardflow_tools.lambda_esm.runner import EventSourceMappingRunner  # noqa: PLC0415
 
     try:
@@ -177,10 +186,17 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        prepare_local_run(
-            stream=stream, config=config, options=options, create=args.create_resources
+        default = prepare_local_run(
+            config=config,
+            options=options,
+            handler=handler_config(options),
+            create=args.create_resources,
         )
-        handler = load_handler(args.handler)
+        handler = (
+            default_handler(default)
+            if args.handler == DEFAULT_HANDLER and default is not None
+            else load_handler(args.handler)
+        )
         runner = EventSourceMappingRunner(stream, handler, config=config, options=options)
     except ShardflowError as exc:
         print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201

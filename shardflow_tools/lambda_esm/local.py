@@ -1,65 +1,102 @@
 """Getting a machine ready for a local run: the resources Terraform would create on AWS.
 
 Against a local endpoint (the embedded emulator, LocalStack) ``shardflow consume lambda``
-creates what is missing: the checkpoint table, the OnFailure queue and what the handler
-needs (bucket, dead-letter queue, idempotency and attempts tables). Against AWS it creates
-nothing unless asked: there, Terraform owns the resources.
+creates what is missing through bootstrap's spec (:func:`local_run_spec`): the checkpoint
+table, the OnFailure queue and what the handler needs (bucket, dead-letter queue,
+idempotency and attempts tables), encrypted with the local key as ``shardflow bootstrap``
+does. Against AWS it creates nothing unless asked: there, Terraform owns the resources.
+
+The default handler's configuration (:func:`handler_config`) is passed to the handler as an
+argument: the function name the runner checkpoints under, and the dead-letter queue's URL
+once the queue exists.
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import logging
-import os
-from typing import Any
+from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from shardflow import aws, settings
-from shardflow_tools.lambda_esm.checkpoints import ensure_table
+from shardflow import aws, resources, settings
+from shardflow_tools.bootstrap import (
+    BootstrapSpec,
+    KeySpec,
+    QueueSpec,
+    bootstrap,
+    checkpoint_table,
+)
 from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions
+
+if TYPE_CHECKING:
+    from consumers.lambda_handler import HandlerConfig
 
 logger = logging.getLogger(__name__)
 
-#: Module whose ``ensure_resources(...)`` creates what the default handler needs.
-_HANDLER_RESOURCES = "consumers.lambda_handler.resources"
+__all__ = ["handler_config", "local_run_spec", "prepare_local_run"]
+
+
+def handler_config(options: RunnerOptions) -> HandlerConfig | None:
+    """The default handler's configuration (``SHARDFLOW_*`` variables) under the runner's
+    function name; None when the handler's package (the ``lambda`` extra) is not installed."""
+    try:
+        from consumers.lambda_handler import HandlerConfig  # noqa: PLC0415 - "lambda" extra
+    except ImportError:
+        logger.debug("handler package not available; no handler configuration")
+        return None
+    return HandlerConfig.from_env(function_name=options.function_name)
+
+
+def local_run_spec(
+    *, config: MappingConfig, options: RunnerOptions, handler: HandlerConfig | None
+) -> BootstrapSpec:
+    """The checkpoint table, the OnFailure queue (when configured) and, given the handler's
+    configuration, what the handler needs, under the local key of ``shardflow bootstrap``."""
+    queues: tuple[QueueSpec, ...] = ()
+    if config.on_failure_queue_url:
+        queues = (QueueSpec(config.on_failure_queue_url.rstrip("/").rsplit("/", 1)[-1]),)
+    spec = BootstrapSpec(
+        key=KeySpec(resources.KMS_KEY_ALIAS),
+        tables=(checkpoint_table(options.checkpoint_table),),
+        queues=queues,
+    )
+    if handler is None:
+        return spec
+    from shardflow_tools.lambda_esm.resources import handler_spec  # noqa: PLC0415 - "lambda" extra
+
+    needs = handler_spec(handler)
+    return dataclasses.replace(
+        spec,
+        tables=spec.tables + needs.tables,
+        buckets=needs.buckets,
+        queues=spec.queues + tuple(q for q in needs.queues if q not in spec.queues),
+    )
 
 
 def prepare_local_run(
     *,
-    stream: str,
     config: MappingConfig,
     options: RunnerOptions,
+    handler: HandlerConfig | None = None,
     create: bool | None = None,
-    dynamodb_client: Any = None,
-    sqs_client: Any = None,
-) -> bool:
-    """Name the function for the handler and create missing resources; True if it created.
+    endpoint_url: str | None = None,
+) -> HandlerConfig | None:
+    """Create the missing resources of the run (:func:`local_run_spec`) when ``create``;
+    return ``handler`` with the dead-letter queue's URL filled in once it exists.
 
-    ``create=None`` creates only when ``AWS_ENDPOINT_URL`` is a loopback endpoint.
+    ``create=None`` creates only when the endpoint (``endpoint_url``, else
+    ``AWS_ENDPOINT_URL``) is a loopback endpoint. Raises
+    :class:`shardflow_tools.bootstrap.BootstrapError` naming a resource that failed.
     """
-    # The handler reads its function name from the variable the Lambda runtime sets.
-    os.environ.setdefault(settings.LAMBDA_FUNCTION_NAME, options.function_name)
+    endpoint_url = endpoint_url or settings.endpoint_url()
     if create is None:
-        create = aws.is_local_endpoint(settings.endpoint_url())
+        create = aws.is_local_endpoint(endpoint_url)
     if not create:
-        return False
-    ddb = dynamodb_client or aws.client("dynamodb")
-    ensure_table(ddb, options.checkpoint_table)
-    if config.on_failure_queue_url:
-        sqs = sqs_client or aws.client("sqs")
-        name = config.on_failure_queue_url.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            sqs.create_queue(QueueName=name)
-        except ClientError as exc:
-            logger.warning("cannot create OnFailure queue %s: %s", name, exc)
-    del stream  # the handler learns its stream from each event
-    try:
-        module = importlib.import_module(_HANDLER_RESOURCES)
-    except ImportError:
-        logger.debug("handler resources module not available; skipping")
-    else:
-        handler_config = module.ensure_resources()
-        # The default handler builds its configuration from the environment.
-        os.environ.setdefault(settings.DLQ_URL, handler_config.dlq_url)
-    return True
+        return handler
+    spec = local_run_spec(config=config, options=options, handler=handler)
+    report = bootstrap(spec, endpoint_url=endpoint_url)
+    if handler is None or handler.dlq_url is not None:
+        return handler
+    from shardflow_tools.lambda_esm.resources import dead_letter_queue_name  # noqa: PLC0415
+
+    queue = dead_letter_queue_name(handler)
+    return dataclasses.replace(handler, dlq_url=report.queue_urls[queue])

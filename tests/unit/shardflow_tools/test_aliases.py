@@ -20,6 +20,7 @@ MOVED = [
     ("consumers.lambda_esm", "shardflow_tools.lambda_esm"),
     ("consumers.lambda_esm.runner", "shardflow_tools.lambda_esm.runner"),
     ("consumers.lambda_esm.checkpoints", "shardflow_tools.lambda_esm.checkpoints"),
+    ("consumers.lambda_handler.resources", "shardflow_tools.lambda_esm.resources"),
 ]
 
 

@@ -126,6 +126,7 @@ def test_zip_code_never_imports_the_tooling(tmp_path: Path) -> None:
                 ]
     assert "consumers/lambda_handler/consumer.py" in checked
     assert "shardflow/_alias.py" not in checked
+    assert "consumers/lambda_handler/resources.py" not in checked
     assert "shardflow/emulator.py" not in checked
     assert offenders == []
 

@@ -15,9 +15,9 @@ import pytest
 from readback import drain_queue, jsonl_rows
 
 from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
-from consumers.lambda_handler.resources import ensure_resources
 from consumers.sink import SinkConfig
 from shardflow import envelope, kpl
+from shardflow_tools.lambda_esm.resources import ensure_resources
 
 DOCUMENTED = json.loads((Path(__file__).parent / "events" / "kinesis-documented.json").read_text())
 TEMPLATE = DOCUMENTED["Records"][0]
@@ -102,21 +102,19 @@ class HandlerEnv:
 @pytest.fixture
 def handler_env(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> HandlerEnv:
     clients = Clients(s3=aws_client("s3"), sqs=aws_client("sqs"), dynamodb=aws_client("dynamodb"))
-    dlq = aws_client("sqs").create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
-    config = HandlerConfig(
-        bucket=unique_name("bucket"),
-        sink=SinkConfig(format="jsonl"),
-        dlq_url=dlq,
-        idempotency_table=unique_name("idem"),
-        attempts_table=unique_name("attempts"),
-        max_attempts=3,
-        function_name="fn",
-    )
-    ensure_resources(
-        config=config,
+    config = ensure_resources(
+        config=HandlerConfig(
+            bucket=unique_name("bucket"),
+            sink=SinkConfig(format="jsonl"),
+            idempotency_table=unique_name("idem"),
+            attempts_table=unique_name("attempts"),
+            max_attempts=3,
+            function_name="fn",
+        ),
         s3_client=clients.s3,
         sqs_client=clients.sqs,
         dynamodb_client=clients.dynamodb,
+        dead_letter_queue=unique_name("dlq"),
     )
     return HandlerEnv(config=config, clients=clients, stream=unique_name("stream"))
 

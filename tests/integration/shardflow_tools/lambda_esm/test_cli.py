@@ -9,22 +9,21 @@ from typing import Any
 
 import pytest
 
+from shardflow_tools.bootstrap import BootstrapReport, StreamSpec
 from shardflow_tools.cli import main
 
 
 def test_consume_lambda_runs_a_handler_until_drained(
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     kinesis = aws_client("kinesis")
     stream = unique_name("stream")
-    kinesis.create_stream(StreamName=stream, ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
-    )
+    provision(StreamSpec(stream, shard_count=1))
     kinesis.put_records(
         StreamName=stream,
         Records=[{"PartitionKey": "k", "Data": f"{i}".encode()} for i in range(30)],

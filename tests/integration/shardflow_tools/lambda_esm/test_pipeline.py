@@ -19,16 +19,16 @@ import pytest
 from readback import drain_queue, jsonl_rows
 
 from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
-from consumers.lambda_handler.resources import ensure_resources
 from consumers.sink import SinkConfig
 from producers import EventProducer, ProducerConfig
+from shardflow_tools.bootstrap import BootstrapReport, StreamSpec, checkpoint_table
 from shardflow_tools.lambda_esm import (
     CheckpointStore,
     EventSourceMappingRunner,
     MappingConfig,
     RunnerOptions,
-    ensure_table,
 )
+from shardflow_tools.lambda_esm.resources import ensure_resources
 
 FAST = {
     "poll_interval_seconds": 0.05,
@@ -145,31 +145,29 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> Pipeline:
+def pipeline(
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
+) -> Pipeline:
     kinesis = aws_client("kinesis")
-    stream = unique_name("stream")
-    kinesis.create_stream(StreamName=stream, ShardCount=4)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=stream, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
-    )
+    stream, table = unique_name("stream"), unique_name("checkpoints")
+    provision(StreamSpec(stream, shard_count=4), checkpoint_table(table))
     clients = Clients(s3=aws_client("s3"), sqs=aws_client("sqs"), dynamodb=aws_client("dynamodb"))
-    config = HandlerConfig(
-        bucket=unique_name("bucket"),
-        sink=SinkConfig(format="jsonl"),
-        dlq_url=clients.sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"],
-        idempotency_table=unique_name("idem"),
-        attempts_table=unique_name("attempts"),
-        max_attempts=3,
-        function_name=unique_name("fn"),
-    )
-    ensure_resources(
-        config=config,
+    config = ensure_resources(
+        config=HandlerConfig(
+            bucket=unique_name("bucket"),
+            sink=SinkConfig(format="jsonl"),
+            idempotency_table=unique_name("idem"),
+            attempts_table=unique_name("attempts"),
+            max_attempts=3,
+            function_name=unique_name("fn"),
+        ),
         s3_client=clients.s3,
         sqs_client=clients.sqs,
         dynamodb_client=clients.dynamodb,
+        dead_letter_queue=unique_name("dlq"),
     )
-    table = unique_name("checkpoints")
-    ensure_table(clients.dynamodb, table)
     return Pipeline(stream, clients, config, table, kinesis)
 
 

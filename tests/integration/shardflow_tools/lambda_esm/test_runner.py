@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 
+from shardflow_tools import bootstrap
+from shardflow_tools.bootstrap import BootstrapReport, QueueSpec, StreamSpec
 from shardflow_tools.lambda_esm import (
     CheckpointStore,
     EventSourceMappingRunner,
@@ -62,21 +64,23 @@ class Recorder:
 
 
 @pytest.fixture
-def stream(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> Iterator[str]:
-    kinesis = aws_client("kinesis")
+def stream(
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
+) -> Iterator[str]:
     name = unique_name("stream")
-    kinesis.create_stream(StreamName=name, ShardCount=2)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
-    )
+    provision(StreamSpec(name, shard_count=2))
     yield name
-    kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    aws_client("kinesis").delete_stream(StreamName=name, EnforceConsumerDeletion=True)
 
 
 @pytest.fixture
-def checkpoint_table(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> str:
+def checkpoint_table(
+    unique_name: Callable[[str], str], provision: Callable[..., BootstrapReport]
+) -> str:
     name = unique_name("checkpoints")
-    ensure_table(aws_client("dynamodb"), name)
+    provision(bootstrap.checkpoint_table(name))
     return name
 
 
@@ -186,9 +190,11 @@ def test_exhausted_retries_send_the_batch_metadata_to_the_on_failure_queue(
     checkpoint_table: str,
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
 ) -> None:
     sqs = aws_client("sqs")
-    queue = sqs.create_queue(QueueName=unique_name("failures"))["QueueUrl"]
+    name = unique_name("failures")
+    queue = provision(QueueSpec(name)).queue_urls[name]
     items = keyed(60, keys=1)  # one key: one shard
     put(aws_client("kinesis"), stream, items)
     poison = items[20][1]
