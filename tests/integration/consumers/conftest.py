@@ -11,6 +11,7 @@ import pytest
 
 from consumers import KinesisRecord, localquery
 from shardflow import envelope, kpl
+from shardflow_tools.bootstrap import BootstrapReport, BucketSpec
 
 SHARD = "shardId-000000000000"
 #: 10:58 UTC: the records' event times cross into the next hour.
@@ -43,9 +44,11 @@ def make_records(
 
 
 @pytest.fixture
-def bucket(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> Iterator[str]:
+def bucket(
+    unique_name: Callable[[str], str], provision: Callable[..., BootstrapReport]
+) -> Iterator[str]:
     name = unique_name("bucket")
-    aws_client("s3").create_bucket(Bucket=name)
+    provision(BucketSpec(name))
     yield name
 
 

@@ -13,14 +13,15 @@ import pytest
 
 from consumers import DeadLetterError, DeadLetterQueue, KinesisRecord, PoisonRecord, decode
 from shardflow import kpl
+from shardflow_tools.bootstrap import BootstrapReport, BucketSpec, QueueSpec
 
 ARRIVAL = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def queue_url(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> str:
-    url: str = aws_client("sqs").create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
-    return url
+def queue_url(unique_name: Callable[[str], str], provision: Callable[..., BootstrapReport]) -> str:
+    name = unique_name("dlq")
+    return provision(QueueSpec(name)).queue_urls[name]
 
 
 def _receive(sqs: Any, url: str, n: int) -> list[dict[str, Any]]:
@@ -80,11 +81,14 @@ def test_corrupt_aggregate_is_dead_lettered_whole(
 
 
 def test_oversize_payload_goes_to_s3_errors_and_the_message_references_it(
-    aws_client: Callable[[str], Any], queue_url: str, unique_name: Callable[[str], str]
+    aws_client: Callable[[str], Any],
+    queue_url: str,
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
 ) -> None:
     sqs, s3 = aws_client("sqs"), aws_client("s3")
     bucket = unique_name("bucket")
-    s3.create_bucket(Bucket=bucket)
+    provision(BucketSpec(bucket))
     payload = b"x" * (300 * 1024)  # over SQS' 256 KiB, even before base64
     dlq = DeadLetterQueue(queue_url, sqs_client=sqs, s3_client=s3, bucket=bucket)
     receipt = dlq.send(_poison(payload))
@@ -99,11 +103,14 @@ def test_oversize_payload_goes_to_s3_errors_and_the_message_references_it(
 
 
 def test_batch_send_splits_by_count_and_size(
-    aws_client: Callable[[str], Any], queue_url: str, unique_name: Callable[[str], str]
+    aws_client: Callable[[str], Any],
+    queue_url: str,
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
 ) -> None:
     sqs, s3 = aws_client("sqs"), aws_client("s3")
     bucket = unique_name("bucket")
-    s3.create_bucket(Bucket=bucket)
+    provision(BucketSpec(bucket))
     poisons = [_poison(b"y" * 60_000 + bytes([i]), seq=str(100 + i)) for i in range(12)]
     poisons.append(_poison(b"z" * 400_000, seq="999"))
     dlq = DeadLetterQueue(queue_url, sqs_client=sqs, s3_client=s3, bucket=bucket)

@@ -8,6 +8,7 @@ from typing import Any
 
 from consumers import Event, KinesisRecord, S3Sink, decode, localquery
 from producers import EventProducer, ProducerConfig
+from shardflow_tools.bootstrap import BootstrapReport, StreamSpec
 
 
 def _read_shard(kinesis: Any, stream: str, shard_id: str) -> list[KinesisRecord]:
@@ -28,14 +29,15 @@ def _read_shard(kinesis: Any, stream: str, shard_id: str) -> list[KinesisRecord]
 
 
 def test_events_from_the_producer_reach_s3_exactly_once(
-    aws_client: Callable[[str], Any], unique_name: Callable[[str], str], s3: Any, bucket: str
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
+    s3: Any,
+    bucket: str,
 ) -> None:
     kinesis = aws_client("kinesis")
     stream = unique_name("stream")
-    kinesis.create_stream(StreamName=stream, ShardCount=2)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
-    )
+    provision(StreamSpec(stream, shard_count=2))
     with EventProducer(stream, client=kinesis, config=ProducerConfig()) as producer:
         futures = [
             producer.put({"type": f"t{i % 4}", "data": {"i": i}}, partition_key=f"user-{i % 37}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from consumers import Event, PositionOrderError, S3Sink, SinkConfig, SinkError, decode, localquery
+from shardflow_tools.bootstrap import BootstrapReport, BucketSpec
 
 from .conftest import SHARD, list_keys, make_records, query
 
@@ -136,7 +138,9 @@ def test_crash_in_the_middle_of_a_flush_leaves_no_duplicate(s3: Any, bucket: str
     assert _counts(s3, bucket) == (len(events), len(events), 1)
 
 
-def test_failed_put_keeps_the_buffer_and_the_checkpoint(s3: Any, bucket: str) -> None:
+def test_failed_put_keeps_the_buffer_and_the_checkpoint(
+    s3: Any, bucket: str, provision: Callable[..., BootstrapReport]
+) -> None:
     events = _events(make_records("orders", 6))
     sink = S3Sink(bucket, stream="orders", s3_client=s3)
     writer = sink.shard(SHARD)
@@ -148,7 +152,7 @@ def test_failed_put_keeps_the_buffer_and_the_checkpoint(s3: Any, bucket: str) ->
     assert err.value.shard_id == SHARD
     assert writer.checkpointable is None
     assert writer.buffered == len(events)
-    s3.create_bucket(Bucket=bucket)
+    provision(BucketSpec(bucket))
     result = writer.flush()  # the retry writes the same range
     assert result is not None and result.records == len(events)
     assert writer.checkpointable == events[-1].origin.position

@@ -14,6 +14,7 @@ import pytest
 from aws_kinesis_agg.deaggregator import iter_deaggregate_records
 
 from shardflow.hashing import hash_key
+from shardflow_tools.bootstrap import BootstrapReport, StreamSpec
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ def wait_active(kinesis: Any, stream: str) -> None:
 
 @pytest.fixture
 def make_stream(
-    aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
 ) -> Iterator[Callable[[int], str]]:
     """Factory: ``make_stream(shards)`` creates an active stream, deleted after the test."""
     kinesis = aws_client("kinesis")
@@ -44,8 +47,7 @@ def make_stream(
 
     def make(shards: int) -> str:
         name = unique_name("producer")
-        kinesis.create_stream(StreamName=name, ShardCount=shards)
-        wait_active(kinesis, name)
+        provision(StreamSpec(name, shard_count=shards))
         created.append(name)
         return name
 

@@ -28,6 +28,7 @@ from consumers.kcl.testing import (
     kcl_record,
 )
 from shardflow import envelope, kpl
+from shardflow_tools.bootstrap import BootstrapReport, BucketSpec, QueueSpec
 
 SHARD = "shardId-000000000001"
 
@@ -67,12 +68,14 @@ class Env:
 
 @pytest.fixture
 def kcl_env(
-    aws_client: Callable[[str], Any], unique_name: Callable[[str], str], aws_endpoint: str
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
+    aws_endpoint: str,
 ) -> Iterator[Env]:
     s3, sqs = aws_client("s3"), aws_client("sqs")
-    bucket = unique_name("bucket")
-    s3.create_bucket(Bucket=bucket)
-    queue_url = sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"]
+    bucket, dlq = unique_name("bucket"), unique_name("dlq")
+    queue_url = provision(BucketSpec(bucket), QueueSpec(dlq)).queue_urls[dlq]
     env = {
         "AWS_ENDPOINT_URL": aws_endpoint,
         "AWS_ACCESS_KEY_ID": "test",

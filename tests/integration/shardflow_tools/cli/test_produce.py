@@ -11,16 +11,14 @@ import orjson
 import pytest
 
 from shardflow import kpl
+from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap
 from shardflow_tools.cli import main
 
 
 def _stream(aws_client: Callable[[str], Any], name: str) -> Any:
-    kinesis = aws_client("kinesis")
-    kinesis.create_stream(StreamName=name, ShardCount=2)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
-    )
-    return kinesis
+    spec = BootstrapSpec(key=None, streams=(StreamSpec(name, shard_count=2),))
+    bootstrap(spec, client_factory=aws_client)
+    return aws_client("kinesis")
 
 
 def _events(kinesis: Any, stream: str) -> list[tuple[str, dict[str, Any]]]:
