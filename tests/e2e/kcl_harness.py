@@ -26,6 +26,7 @@ import pytest
 from readback import jsonl_keys, jsonl_rows
 
 from shardflow import aws, envelope, kpl
+from shardflow_tools.bootstrap import BootstrapSpec, BucketSpec, QueueSpec, StreamSpec, bootstrap
 
 logger = logging.getLogger(__name__)
 
@@ -82,22 +83,23 @@ class Pipeline:
         def client(service: str) -> Any:
             return aws.client(service, endpoint_url=endpoint, region="us-east-1")
 
-        kinesis, s3, sqs = client("kinesis"), client("s3"), client("sqs")
-        stream, bucket = name("stream"), name("bucket")
-        kinesis.create_stream(StreamName=stream, ShardCount=shards)
-        kinesis.get_waiter("stream_exists").wait(
-            StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+        stream, bucket, dlq = name("stream"), name("bucket"), name("dlq")
+        spec = BootstrapSpec(
+            key=None,
+            streams=(StreamSpec(stream, shard_count=shards),),
+            buckets=(BucketSpec(bucket),),
+            queues=(QueueSpec(dlq),),
         )
-        s3.create_bucket(Bucket=bucket)
+        report = bootstrap(spec, client_factory=client)
         return cls(
             endpoint=endpoint,
             stream=stream,
             app=name("app"),
             bucket=bucket,
-            dlq_url=sqs.create_queue(QueueName=name("dlq"))["QueueUrl"],
+            dlq_url=report.queue_urls[dlq],
             workdir=workdir,
-            kinesis=kinesis,
-            s3=s3,
+            kinesis=client("kinesis"),
+            s3=client("s3"),
             dynamodb=client("dynamodb"),
         )
 

@@ -8,19 +8,25 @@ from typing import Any
 
 import pytest
 
+from shardflow_tools.bootstrap import (
+    BootstrapReport,
+    BootstrapSpec,
+    QueueSpec,
+    StreamSpec,
+    bootstrap,
+)
 from shardflow_tools.emulator import EmbeddedEmulator, EmulatorError, EmulatorProcess
 from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 
 def test_fixture_endpoint_serves_kinesis(
-    aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    provision: Callable[..., BootstrapReport],
 ) -> None:
     kinesis = aws_client("kinesis")
     name = unique_name("stream")
-    kinesis.create_stream(StreamName=name, ShardCount=2)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
-    )
+    provision(StreamSpec(name, shard_count=2))
     shards = kinesis.list_shards(StreamName=name)["Shards"]
     assert len(shards) == 2
     kinesis.delete_stream(StreamName=name)
@@ -39,7 +45,8 @@ def test_thread_and_process_emulators_start_and_stop() -> None:
                 aws_access_key_id="x",
                 aws_secret_access_key="x",
             )
-            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            spec = BootstrapSpec(key=None, queues=(QueueSpec("q"),))
+            url = bootstrap(spec, clients={"sqs": sqs}).queue_urls["q"]
             assert "q" in url
 
 

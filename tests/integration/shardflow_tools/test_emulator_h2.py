@@ -11,6 +11,7 @@ import h2.events
 import pytest
 
 from shardflow import aws
+from shardflow_tools.bootstrap import BootstrapSpec, BucketSpec, StreamSpec, bootstrap
 from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 
@@ -55,7 +56,8 @@ def test_http2_emulator_serves_both_protocols_on_one_port() -> None:
             aws_access_key_id="x",
             aws_secret_access_key="x",
         )
-        kinesis.create_stream(StreamName="h2-stream", ShardCount=1)
+        spec = BootstrapSpec(key=None, streams=(StreamSpec("h2-stream", shard_count=1),))
+        bootstrap(spec, clients={"kinesis": kinesis})
         status, body = _h2_get(emu.endpoint_url, "/moto-api/data.json")
         assert status == 200
         assert b"h2-stream" in body
@@ -66,7 +68,7 @@ def test_responses_without_a_body_reach_the_client() -> None:
     # broke `shardflow bootstrap` (HeadBucket) against `shardflow local --http2`.
     with Http2EmulatorProcess() as emu:
         s3 = aws.client("s3", endpoint_url=emu.endpoint_url, region="us-east-1")
-        s3.create_bucket(Bucket="h2-bucket")
+        bootstrap(BootstrapSpec(key=None, buckets=(BucketSpec("h2-bucket"),)), clients={"s3": s3})
         s3.put_object(Bucket="h2-bucket", Key="k", Body=b"v")
         assert s3.head_bucket(Bucket="h2-bucket")["ResponseMetadata"]["HTTPStatusCode"] == 200
         assert s3.head_object(Bucket="h2-bucket", Key="k")["ContentLength"] == 1

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap
 from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 MAX_HASH_KEY = (1 << 128) - 1
@@ -34,7 +35,10 @@ def kinesis() -> Iterator[Any]:
 @pytest.fixture
 def stream(kinesis: Any, unique_name: Callable[[str], str]) -> str:
     name = unique_name("stream")
-    kinesis.create_stream(StreamName=name, ShardCount=1)
+    bootstrap(
+        BootstrapSpec(key=None, streams=(StreamSpec(name, shard_count=1),)),
+        clients={"kinesis": kinesis},
+    )
     return name
 
 
