@@ -125,7 +125,7 @@ class Http2EmulatorProcess(EmulatorProcess):
     """The HTTP/2 emulator as a child process (``python -m shardflow_tools.emulator_h2``).
 
     >>> with Http2EmulatorProcess() as emu:      # doctest: +SKIP
-    ...     os.environ["AWS_ENDPOINT_URL"] = emu.endpoint_url
+    ...     kinesis = shardflow.aws.client("kinesis", endpoint_url=emu.endpoint_url)
     """
 
     module = "shardflow_tools.emulator_h2"

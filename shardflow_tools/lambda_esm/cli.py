@@ -186,10 +186,13 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        # The default handler's configuration: what it is built with, and (also for another
+        # handler, as a local run always did) what the resources created for the run name.
+        needed = args.handler == DEFAULT_HANDLER or args.create_resources is not False
         default = prepare_local_run(
             config=config,
             options=options,
-            handler=handler_config(options),
+            handler=handler_config(options) if needed else None,
             create=args.create_resources,
         )
         handler = (
