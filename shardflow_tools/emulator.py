@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from types import TracebackType
@@ -74,14 +75,17 @@ def wait_until_ready(
 
     ``exited`` (a child process's ``poll``) ends the wait early when the server died.
     """
+    if urllib.parse.urlparse(endpoint_url).scheme not in ("http", "https"):
+        raise EmulatorError(f"emulator endpoint {endpoint_url!r} is not an http(s) URL")
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if exited is not None and (code := exited()) is not None:
             raise EmulatorError(f"emulator for {endpoint_url} exited with {code} before answering")
         try:
-            # moto answers its dashboard path without credentials.
-            with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):  # noqa: S310
+            # moto answers its dashboard path without credentials. The scheme was checked
+            # above: never file: or a custom one.
+            with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2):  # noqa: S310 # nosec B310
                 return
         except urllib.error.HTTPError:
             return  # any HTTP answer means the server is up

@@ -296,7 +296,7 @@ def summarize(
         f"consume           {consumed.seconds:.2f} s ({consume_rate:,.0f} events/s through the "
         "local event source mapping, handler and S3 sink)",
         f"result            {'OK' if ok else 'PROBLEMS (see above)'}",
-        "next              make test (every test); README.md: the producer API, the KCL "
+        "next              make test (every test); docs/: the producer API, the KCL "
         "consumer, shardflow local, Terraform",
     ]
     return lines, ok

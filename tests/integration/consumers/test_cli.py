@@ -1,4 +1,4 @@
-"""``shardflow query`` answers the README's example queries; ``shardflow ddl`` prints the DDL."""
+"""``shardflow query`` answers the documented example queries; ``shardflow ddl`` prints the DDL."""
 
 from __future__ import annotations
 
@@ -16,12 +16,18 @@ from shardflow_tools.cli import main
 
 from .conftest import SHARD, make_records
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+ROOT = Path(__file__).resolve().parents[3]
+#: The pages that show example queries: the query reference (events per type and hour, then
+#: duplicates by id, first) and the analyst's quick start.
+DOCUMENTED = (ROOT / "docs" / "consumers.md", ROOT / "README.md")
 
 
-def _readme_queries() -> list[str]:
-    queries = re.findall(r'^shardflow query "(.+)"$', README.read_text(), flags=re.M)
-    assert len(queries) >= 2, "the README shows example queries"
+def _documented_queries() -> list[str]:
+    queries: list[str] = []
+    for page in DOCUMENTED:
+        found = re.findall(r'^shardflow query "(.+)"$', page.read_text(), flags=re.M)
+        assert len(found) >= 2, f"{page.name} shows example queries"
+        queries += found
     return queries
 
 
@@ -38,11 +44,11 @@ def _csv(out: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
-def test_readme_queries_answer_from_the_emulator(
+def test_documented_queries_answer_from_the_emulator(
     s3: Any, bucket: str, fmt: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = _write(s3, bucket, fmt)
-    per_type_hour, duplicates, *_ = _readme_queries()
+    per_type_hour, duplicates, *_ = _documented_queries()
 
     assert main(["query", per_type_hour, "--bucket", bucket, "--output", "csv"]) == 0
     got = {(r["dt"], r["hr"], r["type"]): int(r["events"]) for r in _csv(capsys.readouterr().out)}
@@ -54,7 +60,7 @@ def test_readme_queries_answer_from_the_emulator(
     assert main(["query", duplicates, "--bucket", bucket, "--output", "csv"]) == 0
     assert _csv(capsys.readouterr().out) == []
 
-    for sql in _readme_queries()[2:]:
+    for sql in _documented_queries()[2:]:
         assert main(["query", sql, "--bucket", bucket]) == 0
         assert "row" in capsys.readouterr().out
 
@@ -67,7 +73,7 @@ def test_query_on_a_local_folder_sees_a_duplicate(
     # An operator copies a file by hand: the duplicates query must show it.
     original = next(tmp_path.rglob("*.parquet"))
     (original.parent / ("copy-" + original.name)).write_bytes(original.read_bytes())
-    duplicates = _readme_queries()[1]
+    duplicates = _documented_queries()[1]
     assert main(["query", duplicates, "--path", str(tmp_path), "--output", "json"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines and all('"copies":2' in line for line in lines)

@@ -97,7 +97,10 @@ def test_fifo_queue_messages_carry_group_and_deduplication_ids() -> None:
                 "MessageDeduplicationId": ANY,
             },
         )
-        DeadLetterQueue(URL + ".fifo", sqs_client=sqs).send(_poison(0))
+        receipt = DeadLetterQueue(URL + ".fifo", sqs_client=sqs).send(_poison(0))
+        # The stubbed call was made (with those parameters), not merely allowed.
+        stub.assert_no_pending_responses()
+    assert receipt.message_id == "m"
 
 
 def test_payload_key_and_body_are_functions_of_the_origin() -> None:

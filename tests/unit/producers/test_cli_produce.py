@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from producers import EventProducer
 from shardflow_tools.cli import main
 
 
@@ -40,12 +41,27 @@ def test_a_full_buffer_is_a_failure_not_an_invalid_line(
 ) -> None:
     monkeypatch.setenv("SHARDFLOW_PRODUCER_PUT_TIMEOUT", "0")
     monkeypatch.setenv("SHARDFLOW_PRODUCER_MAX_BUFFER_BYTES", str(1024 * 1024))
+    # The first line's PutRecords is answered only once the second line has been put (and
+    # refused): the first one fills the buffer for as long as the second put takes.
+    second_put_done = threading.Event()
+    put = EventProducer.put
+    calls: list[bytes] = []
 
-    def slow(_n: int, records: list[dict[str, Any]]) -> Any:
-        time.sleep(0.3)
+    def counting_put(self: EventProducer, data: bytes, **kwargs: Any) -> Any:
+        calls.append(data[:1])
+        try:
+            return put(self, data, **kwargs)
+        finally:
+            if len(calls) == 2:
+                second_put_done.set()
+
+    monkeypatch.setattr(EventProducer, "put", counting_put)
+
+    def held(_n: int, records: list[dict[str, Any]]) -> Any:
+        second_put_done.wait(timeout=30)
         return http_kinesis.ok_put(records)
 
-    http_kinesis.answer_put = slow
+    http_kinesis.answer_put = held
     path = tmp_path / "big.txt"
     path.write_bytes(b"".join(bytes([65 + i]) * 600_000 + b"\n" for i in range(2)))
     argv = ["produce", "--stream", "events", "--endpoint-url", http_kinesis.url, "--raw"]
@@ -53,3 +69,4 @@ def test_a_full_buffer_is_a_failure_not_an_invalid_line(
     out = capsys.readouterr().out
     assert "invalid lines   0" in out
     assert "failed          1 (1 BufferFullError)" in out
+    assert calls == [b"A", b"B"]

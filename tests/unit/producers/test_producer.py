@@ -391,11 +391,16 @@ def test_flush_waits_for_delivery_and_can_time_out() -> None:
 def test_close_with_a_timeout_fails_what_it_could_not_send() -> None:
     kinesis = GatedKinesis()
     failures: list[FailedRecord] = []
-    producer = EventProducer("events", client=kinesis, config=FAST, on_failure=failures.append)
+
+    def on_failure(failed: FailedRecord) -> None:
+        failures.append(failed)
+        # close() gave up on what was queued: only now may the call in flight come back.
+        kinesis.gate.set()
+
+    producer = EventProducer("events", client=kinesis, config=FAST, on_failure=on_failure)
     first = producer.put(b"in flight", partition_key="k")
     assert kinesis.entered.wait(timeout=10)  # its PutRecords call is in flight now
     second = producer.put(b"queued", partition_key="k")
-    threading.Timer(0.3, kinesis.gate.set).start()
     producer.close(timeout=0.1)
     assert isinstance(second.exception(timeout=10), ProducerClosedError)
     assert first.result(timeout=10).shard_id == "shardId-000000000000"  # its call completed
@@ -576,13 +581,26 @@ def test_records_failed_after_close_timed_out_are_counted() -> None:
     kinesis = GatedKinesis()
     kinesis.fail_entry = lambda _c, _i, _e: THROTTLED  # the call in flight comes back failed
     metrics = InMemoryMetrics()
-    producer = EventProducer("events", client=kinesis, config=FAST, metrics=metrics)
+    failed: list[bytes] = []
+
+    def on_failure(record: FailedRecord) -> None:
+        failed.append(record.data)
+        if record.data == b"queued":  # close() gave up: now the call in flight comes back
+            kinesis.gate.set()
+
+    producer = EventProducer(
+        "events", client=kinesis, config=FAST, metrics=metrics, on_failure=on_failure
+    )
     future = producer.put(b"in flight", partition_key="k")
     assert kinesis.entered.wait(timeout=10)
-    threading.Timer(0.3, kinesis.gate.set).start()
+    queued = producer.put(b"queued", partition_key="k")
     producer.close(timeout=0.1)  # gives up; the throttled entry is not retried after that
+    assert isinstance(queued.exception(timeout=10), ProducerClosedError)
     assert isinstance(future.exception(timeout=10), ProducerClosedError)
-    assert metrics.counter(Metric.USER_RECORDS_FAILED) == 1
+    # Both count: the queued record close() failed, and the one in flight that came back
+    # throttled after close() had given up.
+    assert failed == [b"queued", b"in flight"]
+    assert metrics.counter(Metric.USER_RECORDS_FAILED) == 2
 
 
 def test_a_failed_shard_map_refresh_is_tried_again_before_misplaced_records_count(

@@ -67,7 +67,7 @@ def fake_installer(target: Path, reqs: Sequence[str], options: PackageOptions) -
         (target / name / "__pycache__").mkdir()
         (target / name / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     # A dependency that dragged boto3 in, and a console script.
-    (target / "botocore").mkdir()
+    (target / "botocore").mkdir(exist_ok=True)  # or asked for: it is a dependency of ours too
     (target / "botocore" / "__init__.py").write_text("")
     (target / "boto3-1.0.dist-info").mkdir()
     (target / "boto3-1.0.dist-info" / "METADATA").write_text("Name: boto3\n")

@@ -1,6 +1,6 @@
-"""One list of the Lambda function's variables: the README's, the handler's, Terraform's.
+"""One list of the Lambda function's variables: the docs', the handler's, Terraform's.
 
-The names the README documents for the function, the names ``lambda_consumer`` sets on it
+The names ``docs/lambda.md`` documents for the function, the names ``lambda_consumer`` sets on it
 and the names ``consumers.lambda_handler`` (and powertools under it) reads must be the same,
 or a setting documented (or deployed) does nothing.
 """
@@ -20,11 +20,13 @@ from shardflow import settings
 _PREFIXES = ("SHARDFLOW_", "POWERTOOLS_")
 
 
-def _readme_function_variables() -> set[str]:
-    text = (REPO / "README.md").read_text()
-    section = text.split("### Environment of the function", 1)[1].split("\n#", 1)[0]
+def _documented_function_variables() -> set[str]:
+    text = (REPO / "docs" / "lambda.md").read_text()
+    heading = re.search(r"^#+ Environment of the function$", text, flags=re.M)
+    assert heading, "docs/lambda.md has a section on the function's environment"
+    section = text[heading.end() :].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
-    assert rows, "the README has a table of the function's variables"
+    assert rows, "docs/lambda.md has a table of the function's variables"
     names: set[str] = set()
     for row in rows:
         first_cell = row.split("|")[1]
@@ -79,10 +81,10 @@ def handler_reads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return {name for name in recording.read if name.startswith(_PREFIXES)}
 
 
-def test_readme_terraform_and_handler_name_the_same_variables(
+def test_docs_terraform_and_handler_name_the_same_variables(
     module: Callable[..., Instance], handler_reads: set[str]
 ) -> None:
-    documented = _readme_function_variables()
+    documented = _documented_function_variables()
     deployed = set(module("lambda_consumer").local("handler_environment"))
     assert documented == deployed
     missing = deployed - handler_reads
