@@ -23,6 +23,8 @@ reachable). The test handler :mod:`kcl_fleet_probe` notes what every processor r
    SIGCONT: the processor resumes inside ``process_records`` and flushes its buffer before
    the daemon can tell it the lease is gone. That flush must be fenced (refused by the
    sink's conditional writes): nothing twice in S3, and the zombie does not checkpoint.
+   The worker may go on (a fenced processor stopping as on a lost lease) or exit (a
+   processor that exits on a failing flush ends its daemon): either is allowed here.
    This step runs last so that a failure in it cannot hide the others.
 
 After each step, once settled: every event produced so far is in S3 exactly once as Athena
@@ -33,6 +35,7 @@ end the producer stops and every shard's checkpoint reaches its last record.
 from __future__ import annotations
 
 import importlib
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +59,8 @@ FENCING = hasattr(importlib.import_module("consumers.errors"), "FencedError")
 FREEZE_TIMEOUT = 60.0
 #: The processor's log line when a checkpoint is written (consumers.kcl.checkpointing).
 CHECKPOINTED = "checkpointed at"
+#: How a FencedError reads (``flush FIRST..LAST refused``), in whatever logs it.
+FENCED = re.compile(r"flush \S+\.\.\S+ refused")
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +217,10 @@ def _freeze(fleet: Fleet) -> None:
             pytest.xfail(f"the sink has no fencing yet (FencedError, issue 11): {first_line}")
         raise
     after = worker.daemon.log.read_bytes()[log_before:].decode(errors="replace")
+    if FENCING:
+        fenced = [line for line in after.splitlines() if FENCED.search(line)]
+        assert fenced, f"no fenced flush in worker-3's log after it resumed:\n{after[-3000:]}"
+        print(f"kcl workers: the zombie's fenced flush: {fenced[0][-200:]}")
     zombie_checkpoints = [
         line for line in after.splitlines() if f"shard {shard}: {CHECKPOINTED}" in line
     ]
