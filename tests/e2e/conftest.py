@@ -1,6 +1,7 @@
-"""This folder is put on ``sys.path``: the tests import :mod:`kcl_harness` from it (and the
-daemon's processors import the test handlers, :mod:`kcl_seen_probe` and
-:mod:`kcl_reshard_probe`, from it through ``PYTHONPATH``).
+"""This folder is put on ``sys.path``: the tests import :mod:`kcl_harness` and
+:mod:`kcl_fleet` from it (and the daemon's processors import the test handlers,
+:mod:`kcl_seen_probe`, :mod:`kcl_reshard_probe` and :mod:`kcl_fleet_probe`, from it through
+``PYTHONPATH``).
 
 The e2e tests run the real KCL daemon, which needs root (a network namespace), Java and
 ``unshare``. Where one is missing they are skipped, and the session's summary says so in a

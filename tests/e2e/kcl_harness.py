@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,13 @@ class Daemon:
     """``shardflow consume kcl`` as a child process in its own process group; as a
     context manager, killed at the end of the block unless it exited."""
 
-    def __init__(self, p: Pipeline, run: int, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        p: Pipeline,
+        run: int | str,
+        extra_env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.log = p.workdir / f"daemon-{run}.log"
         env = {
             **os.environ,
@@ -209,7 +215,7 @@ class Daemon:
         argv = [sys.executable, "-m", "shardflow", "--log-level", "INFO", "consume", "kcl"]
         argv += ["--stream", p.stream, "--app", p.app, "--bucket", p.bucket]
         argv += ["--dlq-url", p.dlq_url, "--isolation", "netns", "--java-log-level", "WARN"]
-        argv += ["--workdir", str(p.workdir / f"run-{run}")]
+        argv += ["--workdir", str(p.workdir / f"run-{run}"), *extra_args]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 argv,

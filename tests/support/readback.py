@@ -26,12 +26,37 @@ def jsonl_keys(s3: Any, bucket: str, prefix: str = OUTPUT_PREFIX) -> list[str]:
     )
 
 
+def athena_visible(key: str, prefix: str = OUTPUT_PREFIX) -> bool:
+    """Whether Athena reads ``key`` as part of the table at ``prefix``: it skips every object
+    with a path segment (below the prefix) that starts with ``_`` or ``.`` (manifests,
+    staging objects)."""
+    if not key.startswith(prefix) or key.endswith("/"):
+        return False
+    return not any(part[:1] in {"_", "."} for part in key[len(prefix) :].split("/"))
+
+
+def visible_objects(s3: Any, bucket: str, prefix: str = OUTPUT_PREFIX) -> dict[str, str]:
+    """The objects Athena reads under ``prefix``: key -> ETag (to re-read only what changed)."""
+    paginator = s3.get_paginator("list_objects_v2")
+    return {
+        obj["Key"]: obj["ETag"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+        if athena_visible(obj["Key"], prefix)
+    }
+
+
+def gzip_jsonl(body: bytes) -> list[dict[str, Any]]:
+    """The rows of a gzipped JSON Lines object."""
+    return [orjson.loads(line) for line in gzip.decompress(body).splitlines() if line]
+
+
 def jsonl_rows(s3: Any, bucket: str, prefix: str = OUTPUT_PREFIX) -> list[dict[str, Any]]:
     """Every row of those objects, in key order (duplicates kept)."""
     rows: list[dict[str, Any]] = []
     for key in jsonl_keys(s3, bucket, prefix):
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        rows += [orjson.loads(line) for line in gzip.decompress(body).splitlines() if line]
+        rows += gzip_jsonl(body)
     return rows
 
 
