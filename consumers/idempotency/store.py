@@ -101,6 +101,15 @@ def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
+def _retryable(exc: ClientError | BotoCoreError) -> bool:
+    """True for a failure another call may not meet: no answer (BotoCoreError), a code in
+    :data:`RETRYABLE_CODES`, or any 5xx."""
+    if not isinstance(exc, ClientError):
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return aws.error_code(exc) in RETRYABLE_CODES or status >= 500
+
+
 class _Outcome:
     """Mutable tally of one :meth:`BatchIdempotencyStore.begin` call."""
 
@@ -244,7 +253,7 @@ class BatchIdempotencyStore:
                     remaining = retry
                     if progressed and remaining:
                         continue  # some ids settled: the rest go again at once
-                elif code is not None and code not in RETRYABLE_CODES:
+                elif not _retryable(exc):
                     # A request DynamoDB will refuse every time (validation, no table).
                     logger.warning("idempotency lock refused (%s): %s", code, exc)
                     outcome.unavailable.update(remaining)
@@ -329,7 +338,7 @@ class BatchIdempotencyStore:
                 except (ClientError, BotoCoreError) as exc:
                     code = aws.error_code(exc)
                     outcome.error_code = code or type(exc).__name__
-                    if code is not None and code not in RETRYABLE_CODES:
+                    if not _retryable(exc):
                         break
                 else:
                     for item in resp.get("Responses", {}).get(self.table, []):
@@ -412,7 +421,7 @@ class BatchIdempotencyStore:
                 except (ClientError, BotoCoreError) as exc:
                     code = aws.error_code(exc)
                     error_code = code or type(exc).__name__
-                    if code is not None and code not in RETRYABLE_CODES:
+                    if not _retryable(exc):
                         break
                 else:
                     pending = list((resp.get("UnprocessedItems") or {}).get(self.table, []))

@@ -233,3 +233,12 @@ def test_completions_left_unprocessed_raise_with_their_ids(
         store.release(["a", "b"])
     assert caught.value.ids == ("b",)
     assert caught.value.error_code == "ThrottlingException"
+
+
+def test_any_5xx_is_retried(ddb: Any, stub: Stubber, sleeps: _Sleeps) -> None:
+    store = _store(ddb, sleeps)
+    stub.add_client_error("transact_write_items", service_error_code="500", http_status_code=500)
+    stub.add_response("transact_write_items", {}, {"TransactItems": ANY})
+
+    assert store.begin(["a"]).acquired == ("a",)
+    assert len(sleeps) == 1
