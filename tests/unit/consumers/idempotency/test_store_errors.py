@@ -242,3 +242,12 @@ def test_any_5xx_is_retried(ddb: Any, stub: Stubber, sleeps: _Sleeps) -> None:
 
     assert store.begin(["a"]).acquired == ("a",)
     assert len(sleeps) == 1
+
+
+def test_an_empty_batch_makes_no_call(ddb: Any, stub: Stubber, sleeps: _Sleeps) -> None:
+    store = _store(ddb, sleeps, lookup_first=True)
+    locks = store.begin([])
+    store.complete([])
+    store.release([])
+    store.mark_dead_lettered([])
+    assert locks.acquired == () and not locks.retry  # the stub had no response to give
