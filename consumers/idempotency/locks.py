@@ -18,7 +18,8 @@ class BatchLocks:
       process; fail their records so that they are retried.
     * ``unavailable``: the table could not be asked or could not lock them (throttled past
       the retries, a 5xx, no answer): not locked, so not to be processed; fail and retry.
-    * ``in_progress_expiry_ms``: Unix milliseconds when the acquired locks expire.
+    * ``in_progress_expiry_ms``: Unix milliseconds before which none of the acquired locks
+      expires (a holder still processing after it may be overtaken).
     * ``error_code``: the last AWS error code behind ``unavailable`` (None when none).
     """
 

@@ -180,6 +180,9 @@ class BatchIdempotencyStore:
         raises for a DynamoDB failure: the ids it could not settle are ``unavailable``.
         """
         unique = list(dict.fromkeys(ids))
+        # The first lock's time: every lock of this call expires at or after the reported
+        # expiry, so a holder that keeps to it never outlives its locks.
+        started_ms = int(self._clock() * 1000)
         in_progress_ms = self._in_progress_millis(remaining_time_ms)
         outcome = _Outcome()
         pending = unique
@@ -206,7 +209,7 @@ class BatchIdempotencyStore:
             dead_lettered=frozenset(outcome.dead_lettered),
             held=frozenset(outcome.held),
             unavailable=frozenset(outcome.unavailable),
-            in_progress_expiry_ms=int(self._clock() * 1000) + in_progress_ms,
+            in_progress_expiry_ms=started_ms + in_progress_ms,
             error_code=outcome.error_code,
         )
 

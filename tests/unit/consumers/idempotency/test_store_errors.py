@@ -71,10 +71,11 @@ def test_a_throttled_lock_is_retried_with_backoff(ddb: Any, stub: Stubber, sleep
         stub.add_client_error("transact_write_items", service_error_code="ThrottlingException")
     stub.add_response("transact_write_items", {}, {"TransactItems": ANY})
 
-    locks = store.begin(["a", "b"])
+    locks = store.begin(["a", "b"], remaining_time_ms=30_000)
     assert locks.acquired == ("a", "b")
     assert not locks.unavailable
     assert len(sleeps) == 2
+    assert locks.in_progress_expiry_ms == int(NOW * 1000) + 30_000
 
 
 def test_a_lock_throttled_past_the_attempts_fails_the_ids_without_processing(
