@@ -53,6 +53,8 @@ class BatchIdempotencyConfig:
     * ``lookup_first``: read the batch's records (``BatchGetItem``) before locking; off,
       the lock is tried first and only the ids whose condition failed are read (from the
       cancellation reasons, which carry the old item) — fewer calls when most ids are new.
+    * ``write_workers``: ``BatchWriteItem`` calls (completions, releases) in flight at once
+      (threads); 1 writes them one after the other.
     """
 
     ttl_seconds: int = DEFAULT_TTL_SECONDS
@@ -61,6 +63,7 @@ class BatchIdempotencyConfig:
     base_delay_seconds: float = 0.05
     max_delay_seconds: float = 2.0
     lookup_first: bool = False
+    write_workers: int = 4
 
     def __post_init__(self) -> None:
         if self.ttl_seconds < 1:
@@ -70,6 +73,8 @@ class BatchIdempotencyConfig:
             raise ConfigError("in_progress_expiry_seconds", f"must be > 0, got {expiry}")
         if self.attempts < 1:
             raise ConfigError("attempts", f"must be >= 1, got {self.attempts}")
+        if self.write_workers < 1:
+            raise ConfigError("write_workers", f"must be >= 1, got {self.write_workers}")
         if self.base_delay_seconds < 0:
             raise ConfigError("base_delay_seconds", f"must be >= 0, got {self.base_delay_seconds}")
         if self.max_delay_seconds < self.base_delay_seconds:

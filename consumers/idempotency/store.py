@@ -54,6 +54,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -367,6 +368,7 @@ class BatchIdempotencyStore:
         written after the retries: those were processed, but their locks stay until the
         in-progress expiry and a replay after it would process them again.
         """
+        ids = list(ids)
         now = self._clock()
         results = results or {}
         self._write(
@@ -402,6 +404,7 @@ class BatchIdempotencyStore:
 
         Raises :class:`IdempotencyStoreError` naming the ids not released: harmless to
         log and ignore, their locks expire at the in-progress expiry."""
+        ids = list(ids)
         self._write(
             "release",
             {
@@ -411,38 +414,48 @@ class BatchIdempotencyStore:
             ids,
         )
 
-    def _write(self, what: str, requests: dict[str, dict[str, Any]], ids: Iterable[str]) -> None:
-        """``BatchWriteItem`` of ``requests`` (by key), 25 per call, unprocessed ones retried."""
-        unwritten: set[str] = set()
-        error_code: str | None = None
-        for chunk in _chunks(list(requests.values()), MAX_BATCH_WRITE_ITEMS):
-            pending: list[dict[str, Any]] = list(chunk)
-            failures = 0
-            while pending:
-                try:
-                    resp = self._ddb.batch_write_item(RequestItems={self.table: pending})
-                except (ClientError, BotoCoreError) as exc:
-                    code = aws.error_code(exc)
-                    error_code = code or type(exc).__name__
-                    if not _retryable(exc):
-                        break
-                else:
-                    pending = list((resp.get("UnprocessedItems") or {}).get(self.table, []))
-                    if not pending:
-                        break
-                    error_code = "UnprocessedItems"
-                failures += 1
-                if failures >= self.config.attempts:
-                    break
-                self._backoff(failures)
-            unwritten.update(self._request_key(r) for r in pending)
+    def _write(self, what: str, requests: dict[str, dict[str, Any]], ids: Sequence[str]) -> None:
+        """``BatchWriteItem`` of ``requests`` (by key), 25 per call, up to
+        ``config.write_workers`` calls at once, unprocessed ones retried."""
+        chunks = [list(c) for c in _chunks(list(requests.values()), MAX_BATCH_WRITE_ITEMS)]
+        workers = min(self.config.write_workers, len(chunks))
+        if workers > 1:
+            with ThreadPoolExecutor(workers, thread_name_prefix="idempotency-write") as pool:
+                outcomes = list(pool.map(self._write_chunk, chunks))
+        else:
+            outcomes = [self._write_chunk(c) for c in chunks]
+        unwritten = {key for keys, _ in outcomes for key in keys}
         if unwritten:
+            codes = [code for keys, code in outcomes if keys]
             failed = [i for i in dict.fromkeys(ids) if self.key(i) in unwritten]
             raise IdempotencyStoreError(
                 f"cannot {what} idempotency records in {self.table}",
                 ids=failed,
-                error_code=error_code,
+                error_code=codes[-1],
             )
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> tuple[list[str], str | None]:
+        """Write one chunk (<= 25); the keys left unwritten and the last error code."""
+        pending = chunk
+        error_code: str | None = None
+        failures = 0
+        while pending:
+            try:
+                resp = self._ddb.batch_write_item(RequestItems={self.table: pending})
+            except (ClientError, BotoCoreError) as exc:
+                error_code = aws.error_code(exc) or type(exc).__name__
+                if not _retryable(exc):
+                    break
+            else:
+                pending = list((resp.get("UnprocessedItems") or {}).get(self.table, []))
+                if not pending:
+                    break
+                error_code = "UnprocessedItems"
+            failures += 1
+            if failures >= self.config.attempts:
+                break
+            self._backoff(failures)
+        return [self._request_key(r) for r in pending], error_code
 
     def _request_key(self, request: Mapping[str, Any]) -> str:
         if "PutRequest" in request:

@@ -95,6 +95,7 @@ def test_items_written_are_classified_as_what_they_record() -> None:
         ("ttl_seconds", {"ttl_seconds": 0}),
         ("in_progress_expiry_seconds", {"in_progress_expiry_seconds": 0}),
         ("attempts", {"attempts": 0}),
+        ("write_workers", {"write_workers": 0}),
         ("base_delay_seconds", {"base_delay_seconds": -1}),
         ("max_delay_seconds", {"base_delay_seconds": 1, "max_delay_seconds": 0.5}),
     ],

@@ -50,7 +50,7 @@ def _store(ddb: Any, sleeps: _Sleeps, **config: Any) -> BatchIdempotencyStore:
         TABLE,
         dynamodb_client=ddb,
         key_prefix="fn",
-        config=BatchIdempotencyConfig(**{"attempts": 3, **config}),
+        config=BatchIdempotencyConfig(**{"attempts": 3, "write_workers": 1, **config}),
         clock=lambda: NOW,
         sleep=sleeps,
     )
@@ -231,7 +231,7 @@ def test_completions_left_unprocessed_raise_with_their_ids(
         stub.add_client_error("batch_write_item", service_error_code="ThrottlingException")
 
     with pytest.raises(IdempotencyStoreError) as caught:
-        store.release(["a", "b"])
+        store.release(iter(["a", "b"]))  # any iterable, read once
     assert caught.value.ids == ("b",)
     assert caught.value.error_code == "ThrottlingException"
 
