@@ -238,3 +238,36 @@ def test_items_have_powertools_layout(
     }
     assert ours["status"] == theirs["status"] == {"S": "COMPLETED"}
     assert ours["data"] == theirs["data"] == {"S": "null"}
+
+
+def test_a_retried_batch_processes_each_event_once(
+    make_store: Callable[..., BatchIdempotencyStore],
+) -> None:
+    """The usage the store's docstring shows, with a stop-at-first-failure shard."""
+    ids = _ids(120)
+    calls: list[str] = []
+    failing = {"evt-00070"}
+
+    def invoke(store: BatchIdempotencyStore) -> list[str]:
+        locks = store.begin(ids)
+        done, failed = [], []
+        for n, event_id in enumerate(ids):
+            if event_id in locks.completed:
+                continue
+            if not locks.should_process(event_id):
+                failed.append(event_id)
+                continue
+            if event_id in failing:
+                failed += ids[n:]  # this and every later event of the shard
+                break
+            calls.append(event_id)
+            done.append(event_id)
+        store.complete(done)
+        store.release([i for i in failed if locks.should_process(i)])
+        return failed
+
+    assert invoke(make_store())[0] == "evt-00070"
+    failing.clear()
+    assert invoke(make_store()) == []  # the retry, in another execution environment
+    assert invoke(make_store()) == []  # a replay: nothing processed
+    assert calls == ids
