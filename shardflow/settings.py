@@ -45,6 +45,10 @@ SINK_MAX_SPAN_SECONDS: Final = "SHARDFLOW_SINK_MAX_SPAN_SECONDS"
 
 # --- Lambda consumer (read by consumers.lambda_handler; set by terraform lambda_consumer) -
 IDEMPOTENCY_TABLE: Final = "SHARDFLOW_IDEMPOTENCY_TABLE"
+#: How the processing function is made idempotent: ``batch`` (consumers.idempotency: the
+#: batch's ids locked and completed in a few DynamoDB calls per 100 events) or ``event``
+#: (powertools' per-event idempotency, two writes per event). Same table and item layout.
+IDEMPOTENCY: Final = "SHARDFLOW_IDEMPOTENCY"
 IDEMPOTENCY_TTL_SECONDS: Final = "SHARDFLOW_IDEMPOTENCY_TTL_SECONDS"
 ATTEMPTS_TABLE: Final = "SHARDFLOW_ATTEMPTS_TABLE"
 ATTEMPTS_TTL_SECONDS: Final = "SHARDFLOW_ATTEMPTS_TTL_SECONDS"
