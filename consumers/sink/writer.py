@@ -29,35 +29,33 @@ flush are visible to queries until the replay cleans them up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
-
-import orjson
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from consumers.errors import PositionOrderError, SinkError
 from consumers.records import Event, Origin, Position
 from consumers.sink import formats, layout
 from consumers.sink.buffer import ShardBuffer, epoch_ms
 from consumers.sink.config import SinkConfig
+from consumers.sink.manifest import MANIFEST_SCHEMA, Manifest, WrittenObject
+from consumers.sink.store import ObjectStore, S3ObjectStore, StoreError
 from shardflow import aws, envelope
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["MANIFEST_SCHEMA", "FlushResult", "S3Sink", "ShardWriter", "WrittenObject"]
+
 logger = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-MANIFEST_SCHEMA: Final = "shardflow.manifest/1"
 _CONTENT_TYPES: Final = {"parquet": "application/vnd.apache.parquet", "jsonl": "application/json"}
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenObject:
-    """One object of a flush: its key, partition values, row count and size."""
-
-    key: str
-    partition: tuple[tuple[str, str], ...]
-    records: int
-    bytes: int
+#: Flush results a writer keeps in :attr:`ShardWriter.flushes` (the latest ones).
+RECENT_FLUSHES: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +112,8 @@ class ShardWriter:
         # A flush that failed after its pending manifest was written: cleaned up before the
         # next attempt, whose range may differ.
         self._failed: tuple[str, tuple[str, ...]] | None = None
-        self.flushes: list[FlushResult] = []
+        #: The latest flushes (at most :data:`RECENT_FLUSHES`), oldest first.
+        self.flushes: deque[FlushResult] = deque(maxlen=RECENT_FLUSHES)
         # The user records of an aggregate share a sequence number: convert it once.
         self._seq_cache: tuple[str, int] = ("", 0)
 
@@ -270,14 +269,13 @@ class ShardWriter:
             sink.config.prefix, self.stream, self.shard_id, start
         )
         ranges: list[tuple[tuple[int, int], tuple[int, int]]] = []
-        for key in sink.list_keys(prefix, start_after=start_after, shard_id=self.shard_id):
-            manifest = sink.read_manifest(key, shard_id=self.shard_id)
-            if manifest.get("status") != "committed":
-                self._discard(key, tuple(o["key"] for o in manifest.get("objects", [])))
+        keys = self._io("list manifests", sink.store.list_keys, prefix, start_after=start_after)
+        for key in keys:
+            manifest = self._read_manifest(key)
+            if manifest.status != "committed":
+                self._discard(key, tuple(o.key for o in manifest.objects))
                 continue
-            first = Position.parse(manifest["first"])
-            last = Position.parse(manifest["last"])
-            ranges.append((first.key, last.key))
+            ranges.append((manifest.first.key, manifest.last.key))
         ranges.sort()
         if ranges:
             logger.info(
@@ -298,10 +296,55 @@ class ShardWriter:
             manifest_key,
             len(object_keys),
         )
-        self._sink.delete_keys((*object_keys, manifest_key), shard_id=self.shard_id)
+        keys = (*object_keys, manifest_key)
+        self._io("delete an unfinished flush", self._sink.store.delete, keys)
+
+    def _io(
+        self,
+        what: str,
+        call: Callable[_P, _R],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _R:
+        """A store request; its failure re-raised as SinkError with this shard's context."""
+        try:
+            return call(*args, **kwargs)
+        except StoreError as exc:
+            raise SinkError(
+                f"{what}: {exc}",
+                stream=self.stream,
+                shard_id=self.shard_id,
+                error_code=exc.error_code,
+            ) from exc
+
+    def _read_manifest(self, key: str) -> Manifest:
+        found = self._io("read a manifest", self._sink.store.get, key)
+        if found is None:
+            raise SinkError(
+                f"manifest {self._sink.store.location}/{key} vanished while listed",
+                stream=self.stream,
+                shard_id=self.shard_id,
+            )
+        try:
+            return Manifest.from_json(found.body)
+        except ValueError as exc:
+            raise SinkError(
+                f"manifest {self._sink.store.location}/{key} is unreadable: {exc}",
+                stream=self.stream,
+                shard_id=self.shard_id,
+            ) from exc
 
     def _put(self, key: str, body: bytes, content_type: str, first: Position) -> None:
-        self._sink.put(key, body, content_type, shard_id=self.shard_id, position=first)
+        try:
+            self._sink.store.put(key, body, content_type=content_type)
+        except StoreError as exc:
+            raise SinkError(
+                f"write {key}: {exc}",
+                stream=self.stream,
+                shard_id=self.shard_id,
+                sequence_number=first.sequence_number,
+                error_code=exc.error_code,
+            ) from exc
 
     def _flush(self) -> FlushResult:
         buf = self._buffer
@@ -333,40 +376,31 @@ class ShardWriter:
             if stale_manifest != manifest_key:
                 stale += (stale_manifest,)
             if stale:
-                sink.delete_keys(stale, shard_id=self.shard_id)
+                self._io("delete a failed flush", sink.store.delete, stale)
             self._failed = None
-        manifest: dict[str, Any] = {
-            "schema": MANIFEST_SCHEMA,
-            "status": "pending",
-            "stream": self.stream,
-            "shard_id": self.shard_id,
-            "first": str(first),
-            "last": str(last),
-            "format": config.format,
-            "records": buf.count,
-            "skipped": buf.skipped,
-            "bytes": sum(o.bytes for o in objects),
-            "first_arrival_time": envelope.format_time(buf.first_arrival_ms),
-            "last_arrival_time": envelope.format_time(buf.last_arrival_ms),
-            "objects": [
-                {
-                    "key": o.key,
-                    "partition": dict(o.partition),
-                    "records": o.records,
-                    "bytes": o.bytes,
-                }
-                for o in objects
-            ],
-        }
+        manifest = Manifest(
+            stream=self.stream,
+            shard_id=self.shard_id,
+            first=first,
+            last=last,
+            format=config.format,
+            records=buf.count,
+            skipped=buf.skipped,
+            bytes=sum(o.bytes for o in objects),
+            first_arrival_time=envelope.format_time(buf.first_arrival_ms),
+            last_arrival_time=envelope.format_time(buf.last_arrival_ms),
+            objects=objects,
+            status="pending",
+        )
         # Remembered before the first PUT: a request that times out may still have landed.
         self._failed = (manifest_key, tuple(o.key for o in objects))
         content_type = _CONTENT_TYPES[config.format]
         try:
-            self._put(manifest_key, orjson.dumps(manifest), "application/json", first)
+            self._put(manifest_key, manifest.to_json(), "application/json", first)
             for obj, body in bodies:
                 self._put(obj.key, body, content_type, first)
-            manifest["status"] = "committed"
-            self._put(manifest_key, orjson.dumps(manifest), "application/json", first)
+            committed = manifest.with_status("committed")
+            self._put(manifest_key, committed.to_json(), "application/json", first)
         except SinkError:
             logger.exception(
                 "shard %s/%s: flush %s..%s failed; keeping %d buffered event(s)",
@@ -402,6 +436,9 @@ class S3Sink:
 
     ``s3_client`` is a boto3 S3 client (built from the environment when not given);
     ``config`` a :class:`~consumers.sink.SinkConfig` (defaults: Parquet under ``events/``).
+    ``store`` replaces the S3 client with another
+    :class:`~consumers.sink.store.ObjectStore` (e.g.
+    :class:`consumers.sink.testing.InMemoryObjectStore`); ``bucket`` then only names it.
     """
 
     def __init__(
@@ -409,8 +446,9 @@ class S3Sink:
         bucket: str,
         *,
         stream: str,
-        s3_client: Any = None,
+        s3_client: S3Client | Any = None,
         config: SinkConfig | None = None,
+        store: ObjectStore | None = None,
     ) -> None:
         if not bucket:
             raise ValueError("bucket must name an S3 bucket")
@@ -419,7 +457,9 @@ class S3Sink:
         self.bucket = bucket
         self.stream = stream
         self.config = config or SinkConfig()
-        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+        if store is None:
+            store = S3ObjectStore(s3_client if s3_client is not None else aws.client("s3"), bucket)
+        self.store: ObjectStore = store
 
     def shard(self, shard_id: str, *, resume_from: Position | None = None) -> ShardWriter:
         """A writer for one shard, resuming after ``resume_from`` (the checkpoint)."""
@@ -435,79 +475,3 @@ class S3Sink:
         """Write exactly these events of one shard now (a Lambda invocation's successful
         prefix); see :meth:`ShardWriter.write_batch`."""
         return self.shard(shard_id).write_batch(events, skipped=skipped)
-
-    # ---------------------------------------------------------------- S3 I/O
-
-    def _error(
-        self, what: str, exc: Exception, shard_id: str, position: Position | None = None
-    ) -> SinkError:
-        return SinkError(
-            f"{what} in s3://{self.bucket}: {exc}",
-            stream=self.stream,
-            shard_id=shard_id,
-            sequence_number=None if position is None else position.sequence_number,
-            error_code=aws.error_code(exc),
-        )
-
-    def put(
-        self, key: str, body: bytes, content_type: str, *, shard_id: str, position: Position
-    ) -> None:
-        """PutObject, errors translated to :class:`SinkError`."""
-        try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(f"PutObject {key} failed", exc, shard_id, position) from exc
-
-    def list_keys(self, prefix: str, *, start_after: str, shard_id: str) -> list[str]:
-        """Keys under ``prefix`` after ``start_after``, ascending."""
-        keys: list[str] = []
-        kwargs: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Prefix": prefix,
-            "StartAfter": start_after,
-        }
-        try:
-            while True:
-                resp = self._s3.list_objects_v2(**kwargs)
-                keys += [obj["Key"] for obj in resp.get("Contents", [])]
-                if not resp.get("IsTruncated"):
-                    return keys
-                kwargs["ContinuationToken"] = resp["NextContinuationToken"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(f"ListObjectsV2 {prefix} failed", exc, shard_id) from exc
-
-    def read_manifest(self, key: str, *, shard_id: str) -> dict[str, Any]:
-        """A manifest's JSON."""
-        try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(f"GetObject {key} failed", exc, shard_id) from exc
-        try:
-            manifest: dict[str, Any] = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SinkError(
-                f"manifest s3://{self.bucket}/{key} is not JSON: {exc}",
-                stream=self.stream,
-                shard_id=shard_id,
-            ) from exc
-        return manifest
-
-    def delete_keys(self, keys: Sequence[str], *, shard_id: str) -> None:
-        """Delete objects (1,000 per request)."""
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            try:
-                resp = self._s3.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise self._error("DeleteObjects failed", exc, shard_id) from exc
-            errors = resp.get("Errors", [])
-            if errors:
-                raise SinkError(
-                    f"DeleteObjects failed for {errors[0].get('Key')}: {errors[0].get('Message')}",
-                    stream=self.stream,
-                    shard_id=shard_id,
-                    error_code=errors[0].get("Code"),
-                )

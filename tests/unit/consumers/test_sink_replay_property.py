@@ -1,8 +1,8 @@
 """Exactly once under replay, tried hard: random streams, buffer settings, batch cuts, S3
 errors (including PUTs that land but answer with an error) and crashes at any S3 call.
 
-The S3 here is an in-memory fake with ListObjectsV2 paging, so thousands of crash/replay
-histories run in seconds. After every history the output holds each event of the stream
+The S3 here is :class:`consumers.sink.testing.InMemoryObjectStore`, so thousands of
+crash/replay histories run in seconds. After every history the output holds each event of the stream
 exactly once, and no dead-lettered position.
 """
 
@@ -12,14 +12,14 @@ import gzip
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
-from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers import Event, Origin, S3Sink, SinkConfig, SinkError
+from consumers.sink.store import StoreError
+from consumers.sink.testing import InMemoryObjectStore
 
 SHARD = "shardId-000000000000"
 
@@ -29,56 +29,38 @@ class Crash(Exception):
 
 
 class FlakyS3:
-    """A bucket in memory whose calls fail, land-then-fail, or crash the caller at random."""
+    """The in-memory store, with requests that fail, land-then-fail, or crash the caller at
+    random."""
 
     def __init__(self, rng: random.Random) -> None:
-        self.objects: dict[str, bytes] = {}
+        self.store = InMemoryObjectStore()
+        self.store.before = self._before
+        self.store.after = self._after
         self.rng = rng
         self.fail = 0.0
         self.crash = 0.0
 
-    def _call(self, operation: str) -> None:
+    def _before(self, operation: str, key: str) -> None:
         roll = self.rng.random()
         if roll < self.crash:
             raise Crash(operation)
         if roll < self.crash + self.fail:
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "x"}}, operation)
+            raise StoreError(f"{operation} {key}: slow down", error_code="SlowDown")
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> None:
-        self._call("PutObject")
-        self.objects[Key] = Body
-        if self.rng.random() < self.fail / 2:  # it landed, but the answer is an error
-            raise ClientError({"Error": {"Code": "RequestTimeout", "Message": "x"}}, "PutObject")
+    def _after(self, operation: str, key: str) -> None:
+        if operation == "PutObject" and self.rng.random() < self.fail / 2:
+            # it landed, but the answer is an error
+            raise StoreError(f"{operation} {key}: timed out", error_code="RequestTimeout")
 
-    def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]:
-        self._call("ListObjectsV2")
-        keys = sorted(
-            k for k in self.objects if k.startswith(kwargs["Prefix"]) and k > kwargs["StartAfter"]
-        )
-        start = int(kwargs.get("ContinuationToken", 0))
-        page: dict[str, Any] = {"Contents": [{"Key": k} for k in keys[start : start + 2]]}
-        if start + 2 < len(keys):
-            page.update(IsTruncated=True, NextContinuationToken=str(start + 2))
-        return page
-
-    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
-        self._call("GetObject")
-        body = self.objects[Key]
-        return {"Body": type("Body", (), {"read": lambda _self: body})()}
-
-    def delete_objects(self, *, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:
-        self._call("DeleteObjects")
-        for obj in Delete["Objects"]:
-            self.objects.pop(obj["Key"], None)
-        return {}
+    def sink(self, config: SinkConfig) -> S3Sink:
+        return S3Sink("b", stream="s", config=config, store=self.store)
 
     def events_written(self) -> Counter[tuple[str, int | None]]:
         rows: Counter[tuple[str, int | None]] = Counter()
-        for key, body in self.objects.items():
-            if "/_manifests/" not in key:
-                for line in gzip.decompress(body).splitlines():
-                    row = orjson.loads(line)
-                    rows[(row["sequence_number"], row["sub_sequence_number"])] += 1
+        for body in self.store.visible().values():
+            for line in gzip.decompress(body).splitlines():
+                row = orjson.loads(line)
+                rows[(row["sequence_number"], row["sub_sequence_number"])] += 1
         return rows
 
 
@@ -138,9 +120,7 @@ def test_a_kcl_style_writer_restarting_from_its_checkpoint_writes_each_event_onc
     for attempt in range(100):
         _faults(s3, rng, attempt)
         try:
-            writer = S3Sink("b", stream="s", s3_client=s3, config=_config(rng)).shard(
-                SHARD, resume_from=checkpoint
-            )
+            writer = s3.sink(_config(rng)).shard(SHARD, resume_from=checkpoint)
             for origin, event in items:
                 while True:  # a failed call is retried with the same record, or we crash
                     try:
@@ -179,7 +159,7 @@ def test_lambda_style_batches_cut_anywhere_and_retried_write_each_event_once(
         batch = records[done : done + rng.randint(1, 10)]
         # The records that succeeded (all of them once faults have stopped).
         prefix = batch if attempt > 60 else batch[: rng.randint(0, len(batch))]
-        writer = S3Sink("b", stream="s", s3_client=s3, config=_config(rng)).shard(SHARD)
+        writer = s3.sink(_config(rng)).shard(SHARD)
         try:
             writer.write_batch(
                 [e for r in prefix for _, e in r if e is not None],
