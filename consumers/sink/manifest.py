@@ -1,7 +1,9 @@
-"""A flush's manifest: the range of the shard it covers and the objects holding it.
+"""What the sink stores about its flushes: manifests and each shard's head.
 
 One :class:`Manifest` per flush, stored as JSON (``"schema": "shardflow.manifest/1"``) under
-``PREFIX/_manifests/`` (see :mod:`consumers.sink.layout`). Written and read only here.
+``PREFIX/_manifests/`` (see :mod:`consumers.sink.layout`); one :class:`ShardHead` per shard
+(``"schema": "shardflow.head/1"``), the object the commit protocol of
+:mod:`consumers.sink.writer` updates conditionally. Written and read only here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import orjson
 from consumers.records import Position
 
 MANIFEST_SCHEMA: Final = "shardflow.manifest/1"
+HEAD_SCHEMA: Final = "shardflow.head/1"
 ManifestStatus = Literal["pending", "committed"]
 
 
@@ -33,8 +36,9 @@ class Manifest:
     """What a flush of one shard holds: the range ``[first, last]``, the events written and
     the positions dead-lettered in it, and its objects.
 
-    ``status`` is ``committed`` once the objects are in place; ``pending`` only in a
-    manifest written before them.
+    ``staged`` are the hidden keys the objects were written to before the flush committed
+    (one per object, same order; empty in manifests of older versions). ``status`` is
+    ``committed``; ``pending`` only in manifests an older version wrote before its objects.
     """
 
     stream: str
@@ -49,6 +53,7 @@ class Manifest:
     last_arrival_time: str
     objects: tuple[WrittenObject, ...]
     status: ManifestStatus = "committed"
+    staged: tuple[str, ...] = ()
 
     def with_status(self, status: ManifestStatus) -> Manifest:
         """The same manifest with another status."""
@@ -56,31 +61,36 @@ class Manifest:
 
     def to_json(self) -> builtins.bytes:
         """The stored form."""
-        return orjson.dumps(
-            {
-                "schema": MANIFEST_SCHEMA,
-                "status": self.status,
-                "stream": self.stream,
-                "shard_id": self.shard_id,
-                "first": str(self.first),
-                "last": str(self.last),
-                "format": self.format,
-                "records": self.records,
-                "skipped": self.skipped,
-                "bytes": self.bytes,
-                "first_arrival_time": self.first_arrival_time,
-                "last_arrival_time": self.last_arrival_time,
-                "objects": [
-                    {
-                        "key": o.key,
-                        "partition": dict(o.partition),
-                        "records": o.records,
-                        "bytes": o.bytes,
-                    }
-                    for o in self.objects
-                ],
-            }
-        )
+        return orjson.dumps(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form, as a JSON-ready dict."""
+        doc: dict[str, Any] = {
+            "schema": MANIFEST_SCHEMA,
+            "status": self.status,
+            "stream": self.stream,
+            "shard_id": self.shard_id,
+            "first": str(self.first),
+            "last": str(self.last),
+            "format": self.format,
+            "records": self.records,
+            "skipped": self.skipped,
+            "bytes": self.bytes,
+            "first_arrival_time": self.first_arrival_time,
+            "last_arrival_time": self.last_arrival_time,
+            "objects": [
+                {
+                    "key": o.key,
+                    "partition": dict(o.partition),
+                    "records": o.records,
+                    "bytes": o.bytes,
+                }
+                for o in self.objects
+            ],
+        }
+        if self.staged:
+            doc["staged"] = list(self.staged)
+        return doc
 
     @classmethod
     def from_json(cls, body: builtins.bytes) -> Manifest:
@@ -118,4 +128,49 @@ class Manifest:
                 for o in doc["objects"]
             ),
             status=status,
+            staged=tuple(str(k) for k in doc.get("staged", ())),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ShardHead:
+    """The tip of one shard's commit log: which writer owns the shard (``generation``
+    counts takeovers, ``writer`` is the owner's random id) and the latest committed flush
+    (``pending`` until every writer may assume it rolled forward; None before the first)."""
+
+    stream: str
+    shard_id: str
+    generation: int
+    writer: str
+    pending: Manifest | None = None
+
+    def to_json(self) -> builtins.bytes:
+        """The stored form."""
+        return orjson.dumps(
+            {
+                "schema": HEAD_SCHEMA,
+                "stream": self.stream,
+                "shard_id": self.shard_id,
+                "generation": self.generation,
+                "writer": self.writer,
+                "pending": None if self.pending is None else self.pending.to_dict(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, body: builtins.bytes) -> ShardHead:
+        """Read a stored head; ValueError when it is not one."""
+        try:
+            doc: dict[str, Any] = orjson.loads(body)
+            if doc["schema"] != HEAD_SCHEMA:
+                raise ValueError(f"schema {doc['schema']!r}")
+            pending = doc["pending"]
+            return cls(
+                stream=doc["stream"],
+                shard_id=doc["shard_id"],
+                generation=int(doc["generation"]),
+                writer=str(doc["writer"]),
+                pending=None if pending is None else Manifest.from_dict(pending),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a {HEAD_SCHEMA} document: {exc!r}") from exc
