@@ -1,5 +1,6 @@
 """Exactly once under replay, tried hard: random streams, buffer settings, batch cuts, S3
-errors (including PUTs that land but answer with an error) and crashes at any S3 call.
+errors (including PUTs that land but answer with an error) and crashes at any S3 call; and
+two writers of one shard at once (a zombie and its successor), interleaved at any S3 call.
 
 The S3 here is :class:`consumers.sink.testing.InMemoryObjectStore`, so thousands of
 crash/replay histories run in seconds. After every history the output holds each event of the stream
@@ -17,9 +18,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers import Event, Origin, S3Sink, SinkConfig, SinkError
+from consumers import Event, Origin, Position, S3Sink, SinkConfig, SinkError
+from consumers.errors import FencedError
 from consumers.sink.store import StoreError
-from consumers.sink.testing import InMemoryObjectStore
+from consumers.sink.testing import Hook, InMemoryObjectStore
 
 SHARD = "shardId-000000000000"
 
@@ -39,8 +41,11 @@ class FlakyS3:
         self.rng = rng
         self.fail = 0.0
         self.crash = 0.0
+        self.interleave: Hook | None = None
 
     def _before(self, operation: str, key: str) -> None:
+        if self.interleave is not None:
+            self.interleave(operation, key)
         roll = self.rng.random()
         if roll < self.crash:
             raise Crash(operation)
@@ -176,4 +181,90 @@ def test_lambda_style_batches_cut_anywhere_and_retried_write_each_event_once(
         except Crash:
             pass  # the invocation died: Lambda retries the batch
     assert done == len(records)
+    _assert_exactly_once(records, s3)
+
+
+class _Runner:
+    """One writer of the shard fed from its start, one record (or flush) per step."""
+
+    def __init__(self, s3: FlakyS3, rng: random.Random, resume_from: Position | None) -> None:
+        self.writer = s3.sink(_config(rng)).shard(SHARD, resume_from=resume_from)
+        self.rng = rng
+        self.next = 0
+        self.alive = True
+        self.busy = False  # inside a call to its writer (frozen there when the other runs)
+
+    def step(self, items: list[Item]) -> None:
+        """Consume the next record, or flush (at random, and after the last record)."""
+        self.busy = True
+        try:
+            if self.next < len(items) and self.rng.random() < 0.9:
+                origin, event = items[self.next]
+                self.writer.skip(origin) if event is None else self.writer.add(event)
+                self.next += 1  # on an error the same record is given again
+            else:
+                self.writer.flush()
+        except FencedError:
+            self.alive = False  # it stops, as on a lost lease
+        except SinkError:
+            pass
+        except Crash:
+            self.alive = False
+        finally:
+            self.busy = False
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_two_writers_of_one_shard_interleaved_frozen_and_crashing_write_each_event_once(
+    rng: random.Random,
+) -> None:
+    """A zombie (the first writer) and its successor, which starts from the last checkpoint
+    or from an older one, run interleaved at random: between records and, freezing one of
+    them, at any S3 request of the other; either may crash at any request (a crashed or
+    fenced successor restarts from the checkpoint). Then the zombie is gone for good and
+    the successor, with faults over, reads to the end and flushes."""
+    s3 = FlakyS3(rng)
+    records = _stream(rng)
+    items = [item for record in records for item in record]
+    s3.fail = rng.choice([0.0, 0.03, 0.1])
+    s3.crash = rng.choice([0.0, 0.02, 0.05])
+    zombie = _Runner(s3, rng, None)
+    checkpoint: list[Position | None] = [None]  # the lease table's; only the owner's counts
+    for _ in range(rng.randint(0, len(items) + 2)):
+        if zombie.alive:
+            zombie.step(items)
+            if zombie.writer.checkpointable is not None and rng.random() < 0.3:
+                checkpoint[0] = zombie.writer.checkpointable
+    owner = _Runner(s3, rng, rng.choice([checkpoint[0], None]))
+    runners = {"owner": owner}
+
+    def interleave(operation: str, key: str) -> None:
+        # One writer frozen at this request while the other one runs a few steps.
+        if rng.random() < 0.15:
+            for other in (zombie, runners["owner"]):
+                if other.alive and not other.busy:
+                    for _ in range(rng.randint(1, 8)):
+                        if other.alive:
+                            other.step(items)
+                    return
+
+    s3.interleave = interleave
+    for _ in range(4 * len(items) + 20):
+        current = runners["owner"]
+        if not current.alive:
+            current = runners["owner"] = _Runner(s3, rng, checkpoint[0])
+        runner = zombie if zombie.alive and rng.random() < 0.5 else current
+        runner.step(items)
+        if runner is current and current.alive and rng.random() < 0.3:
+            checkpoint[0] = current.writer.checkpointable or checkpoint[0]
+    # The zombie never runs again; faults stop; the surviving writer goes to the end.
+    s3.interleave = None
+    s3.fail = s3.crash = 0.0
+    survivor = runners["owner"]
+    if not survivor.alive:
+        survivor = _Runner(s3, rng, checkpoint[0])
+    for origin, event in items[survivor.next :]:
+        survivor.writer.skip(origin) if event is None else survivor.writer.add(event)
+    survivor.writer.flush()
     _assert_exactly_once(records, s3)
