@@ -74,6 +74,7 @@ def test_successor_flushes_first_then_the_zombie_is_fenced() -> None:
     owner.flush()
     with pytest.raises(FencedError) as err:
         zombie.flush()
+    assert isinstance(err.value, SinkError)  # what the runtimes already handle
     assert (err.value.stream, err.value.shard_id) == ("s", SHARD)
     assert (err.value.first, err.value.last) == (pos(1), pos(100))
     assert "1001..1100" in str(err.value)
