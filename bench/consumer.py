@@ -16,6 +16,10 @@ this process' CPU:
 
 "per core" divides by this process' CPU time; "wall" by elapsed time (includes waiting for
 the emulator). Each line is the best of ``--repeat`` runs. Ratios are ours / baseline.
+
+The sink's S3 cost is printed too: requests (by operation) per flush and per GB of event
+payload, counted on the client over one run of each format, with the default buffer limits
+and with a small one (1 MiB, many flushes).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import base64
 import gc
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +96,28 @@ def _timed(fn: Callable[[], int], repeat: int) -> tuple[int, float, float]:
     return best
 
 
+def _print_requests(
+    s3: Any, run: Callable[..., int], fmt: str, max_bytes: int, payload: int
+) -> None:
+    """One run of the sink, counting the S3 requests its client sends, by operation."""
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    s3.meta.events.register("before-call.s3", count)
+    try:
+        flushes = run(True)
+    finally:
+        s3.meta.events.unregister("before-call.s3", count)
+    total = sum(calls.values())
+    ops = ", ".join(f"{op} {n}" for op, n in sorted(calls.items()))
+    print(
+        f"  S3 requests, {fmt}, max_bytes {max_bytes / 2**20:g} MiB: {total / flushes:.1f} per "
+        f"flush ({flushes} flushes), {total / (payload / 1e9):,.0f} per GB of events  [{ops}]"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print one line per measurement and the ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench.consumer")
@@ -114,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     plain = [_lambda_item(i, r, now + i * 0.0001) for i, r in enumerate(raws)]
     size = sum(map(len, raws)) // len(raws)
+    payload = sum(map(len, raws))
     print(
         f"consumer: {len(raws):,} events of ~{size} B, {len(aggregated):,} KPL records "
         f"({PER_AGGREGATE} events each); S3 = moto in a child process"
@@ -157,24 +185,31 @@ def main(argv: list[str] | None = None) -> int:
 
         runs = {"parquet": 0, "jsonl": 0}
 
-        def sink_run(fmt: str) -> Callable[[], int]:
-            def run() -> int:
+        def sink_run(fmt: str, max_bytes: int = SinkConfig().max_bytes) -> Callable[[], int]:
+            """A run of the whole path; returns the events written (or the flushes made, when
+            called with ``flushes=True``)."""
+
+            def run(flushes: bool = False) -> int:
                 runs[fmt] += 1  # a fresh prefix per run: no manifest says "already written"
                 sink = S3Sink(
                     bucket,
                     stream=STREAM,
                     s3_client=s3,
-                    config=SinkConfig(format=fmt, prefix=f"sink-{fmt}-{runs[fmt]}"),  # type: ignore[arg-type]
+                    config=SinkConfig(
+                        format=fmt,  # type: ignore[arg-type]
+                        prefix=f"sink-{fmt}-{runs[fmt]}",
+                        max_bytes=max_bytes,
+                    ),
                 )
                 writer = sink.shard(SHARD)
-                n = 0
+                n = made = 0
                 for item in aggregated:
                     for ev in decode(KinesisRecord.from_lambda(item)):
                         assert isinstance(ev, Event)
-                        writer.add(ev)
+                        made += len(writer.add(ev))
                         n += 1
-                writer.flush()
-                return n
+                made += writer.flush() is not None
+                return made if flushes else n
 
             return run
 
@@ -192,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
 
         report("parquet", "decode + sink parquet (S3)", sink_run("parquet"))
         report("jsonl", "decode + sink jsonl (S3)", sink_run("jsonl"))
+        for fmt in ("parquet", "jsonl"):
+            for max_bytes in (SinkConfig().max_bytes, 1024 * 1024):
+                _print_requests(s3, sink_run(fmt, max_bytes), fmt, max_bytes, payload)
         report("baseline", "baseline b64+json.loads+put/batch", baseline)
 
     def rate(name: str, cpu: bool) -> float:

@@ -8,7 +8,12 @@ never raises: :func:`consumers.decode` turns it into a :class:`~consumers.Poison
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shardflow.errors import ShardflowError
+
+if TYPE_CHECKING:
+    from consumers.records import Position
 
 
 class ConsumerError(ShardflowError):
@@ -61,6 +66,31 @@ class DeadLetterError(ConsumerError):
 class SinkError(ConsumerError):
     """The S3 sink could not write a flush (objects or manifest). The buffered records are
     kept; nothing past them becomes checkpointable until a later flush succeeds."""
+
+
+class FencedError(SinkError):
+    """Another writer took the shard over: this writer's flush of ``[first, last]`` was
+    refused and nothing of it is visible. The writer is done (every later call raises this
+    again); the caller must stop consuming the shard without checkpointing past
+    :attr:`~consumers.sink.ShardWriter.checkpointable` (as on a lost lease)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream: str,
+        shard_id: str,
+        first: Position,
+        last: Position,
+    ) -> None:
+        super().__init__(
+            f"{message}: flush {first}..{last} refused",
+            stream=stream,
+            shard_id=shard_id,
+            sequence_number=first.sequence_number,
+        )
+        self.first = first
+        self.last = last
 
 
 class PositionOrderError(ConsumerError, ValueError):

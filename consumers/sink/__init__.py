@@ -12,10 +12,14 @@ Usage, per shard::
             writer.skip(item.origin)
     checkpoint = writer.checkpointable
 
-See :mod:`consumers.sink.writer` for the exactly-once design and
-:mod:`consumers.sink.layout` for the S3 layout.
+Two writers of one shard are fenced: the one that lost the shard gets
+:class:`~consumers.errors.FencedError` (a ``SinkError``) and must stop without checkpointing.
+See :mod:`consumers.sink.writer` for the exactly-once design (and docs/exactly-once.md),
+:mod:`consumers.sink.layout` for the S3 layout and :mod:`consumers.sink.testing` for an
+in-memory store for tests.
 """
 
+from consumers.errors import FencedError
 from consumers.sink.config import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RECORDS,
@@ -29,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_RECORDS",
     "DEFAULT_MAX_SPAN_SECONDS",
+    "FencedError",
     "FlushResult",
     "OutputFormat",
     "S3Sink",

@@ -20,6 +20,14 @@ S3's lexicographic order is numeric order for any length), ``n`` marks a plain r
 ``ListObjectsV2(StartAfter=...)`` finds every flush whose range ends at or after a position,
 including one that began before it (a Lambda batch retried after a bisect starts inside an
 earlier flush).
+
+The commit protocol (:mod:`consumers.sink.writer`) keeps, beside each shard's manifests::
+
+    PREFIX/_manifests/STREAM/SHARD.head.json                          the shard's head
+    PREFIX/_manifests/STREAM/SHARD.staging/WRITER/PARTITIONS/NAME     objects before commit
+
+both hidden from Athena and outside the listing of the shard's manifests. A staged object's
+key names the writer that staged it, so two writers of one range never share one.
 """
 
 from __future__ import annotations
@@ -83,3 +91,18 @@ def manifests_start_after(prefix: str, stream: str, shard_id: str, position: Pos
     """``StartAfter`` for listing the manifests of flushes that end at or after
     ``position`` (every key greater than this string)."""
     return f"{manifest_prefix(prefix, stream, shard_id)}{_sortable(position)}"
+
+
+def head_key(prefix: str, stream: str, shard_id: str) -> str:
+    """The key of the shard's head (the object the commit protocol updates)."""
+    return f"{prefix}/{MANIFESTS_DIR}/{stream}/{shard_id}.head.json"
+
+
+def staging_prefix(prefix: str, stream: str, shard_id: str) -> str:
+    """The folder of the shard's staged objects (ends with ``/``)."""
+    return f"{prefix}/{MANIFESTS_DIR}/{stream}/{shard_id}.staging/"
+
+
+def staging_key(prefix: str, stream: str, shard_id: str, writer: str, object_key: str) -> str:
+    """Where ``writer`` stages the object that becomes ``object_key`` once committed."""
+    return f"{staging_prefix(prefix, stream, shard_id)}{writer}/{object_key[len(prefix) + 1 :]}"

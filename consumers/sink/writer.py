@@ -2,7 +2,7 @@
 
 A :class:`ShardWriter` consumes one shard's records in stream order (:meth:`~ShardWriter.add`
 an event, :meth:`~ShardWriter.skip` a dead-lettered position) and flushes a contiguous
-range of the shard at a time: one object per partition, then a manifest naming the range
+range of the shard at a time: one object per partition, and a manifest naming the range
 and the objects. :attr:`~ShardWriter.checkpointable` is the highest position such that
 everything at or before it is in S3 (or dead-lettered): the only position a consumer may
 checkpoint.
@@ -17,47 +17,75 @@ Exactly once under replay:
   writer lists the manifests of flushes ending at or after the first position it sees and
   treats every position inside their ranges as already durable. A record that was written
   is never written again, however the replayed batch is split.
-* A flush first writes its manifest as ``pending``, then the objects, then the manifest as
-  ``committed``. A writer that finds a pending manifest (a crash mid-flush) deletes the
-  objects it lists before writing anything, so a half-written flush leaves no duplicate.
 
-Limits (see the README): one writer per shard at a time (a zombie that lost its lease, or a
-Lambda ``ParallelizationFactor`` above 1, can write overlapping ranges); objects of a crashed
-flush are visible to queries until the replay cleans them up.
+Exactly once when writers overlap (a zombie that lost its lease and its successor, a slow
+Lambda invocation and its retry, a runner started twice): the fenced commit protocol. Each
+shard has a *head* object (``_manifests/STREAM/SHARD.head.json``: generation, owner, latest
+commit), changed only by conditional PUTs:
+
+1. **Takeover** (before a writer's first record): GET the head; PUT it back with
+   ``generation + 1`` and the writer's random id, ``IfMatch`` the ETag read
+   (``IfNoneMatch="*"`` for a shard's first head). From then on every writer that read an
+   older head is fenced. A 412 means another writer committed or took over in between: read
+   the head again and retry (a writer that is *behind* continues after what is durable).
+   Then roll the head's latest commit forward (step 4) unless its manifest exists, delete
+   staged objects no commit refers to, and list the manifests (the durable ranges).
+2. **Stage**: PUT the flush's objects under hidden keys that name the writer
+   (``_manifests/STREAM/SHARD.staging/WRITER/...``). Nothing is visible yet.
+3. **Commit**: PUT the head with the flush's manifest as its latest commit, ``IfMatch`` the
+   ETag of the head this writer last wrote. This is the one point where a flush lands.
+   A 412 means another writer took the shard over: unless an earlier attempt of this very
+   commit landed (the head or a manifest holds it), the flush is refused: its staged objects
+   are deleted and :class:`~consumers.errors.FencedError` is raised (and again on every
+   later call); nothing of the range became visible or checkpointable. A 409 is retried.
+   An unknown answer (timeout) keeps the flush sealed: the retry re-sends the same commit.
+4. **Roll forward**: CopyObject each staged object to its visible key, PUT the manifest,
+   delete the staged copies. Idempotent, and done by whoever comes next if the writer dies
+   after its commit: the next flush of the same writer, or the next writer's takeover. A
+   flush is returned, and :attr:`~ShardWriter.checkpointable` moves, only after this step.
+
+Because a writer commits only after its previous commit rolled forward, only the head's
+latest commit can be incomplete, and a takeover completes it. Visible objects are therefore
+exactly those of committed flushes, whose ranges are disjoint: a zombie's staged objects are
+never visible, whatever it froze in the middle of, and are removed by the next takeover (or
+by the zombie itself when its commit is refused). Cost per flush of P partitions: 2P + 3
+requests (P PUTs + 1 head PUT + P copies + 1 manifest PUT + 1 DeleteObjects) instead of
+P + 2; per writer start: a GET and a PUT of the head, a LIST of the staging folder and of
+the manifests (plus a HEAD when the head holds a commit). See docs/exactly-once.md.
+
+Manifests left ``pending`` by an older version (which wrote its objects visibly before its
+commit) still have their objects deleted before anything is rewritten.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import orjson
-from botocore.exceptions import BotoCoreError, ClientError
-
-from consumers.errors import PositionOrderError, SinkError
+from consumers.errors import FencedError, PositionOrderError, SinkError
 from consumers.records import Event, Origin, Position
 from consumers.sink import formats, layout
 from consumers.sink.buffer import ShardBuffer, epoch_ms
+from consumers.sink.commit import ShardLog
 from consumers.sink.config import SinkConfig
+from consumers.sink.manifest import MANIFEST_SCHEMA, Manifest, WrittenObject
+from consumers.sink.store import ObjectStore, S3ObjectStore
 from shardflow import aws, envelope
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["MANIFEST_SCHEMA", "FlushResult", "S3Sink", "ShardWriter", "WrittenObject"]
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_SCHEMA: Final = "shardflow.manifest/1"
 _CONTENT_TYPES: Final = {"parquet": "application/vnd.apache.parquet", "jsonl": "application/json"}
-
-
-@dataclass(frozen=True, slots=True)
-class WrittenObject:
-    """One object of a flush: its key, partition values, row count and size."""
-
-    key: str
-    partition: tuple[tuple[str, str], ...]
-    records: int
-    bytes: int
+#: Flush results a writer keeps in :attr:`ShardWriter.flushes` (the latest ones).
+RECENT_FLUSHES: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +108,16 @@ def _position_key(item: tuple[tuple[int, int], object]) -> tuple[int, int]:
     return item[0]
 
 
+@dataclass(slots=True)
+class _Sealed:
+    """A flush cut from the buffer and not yet durable: retried as it is (same range, same
+    staged keys, same commit) until it lands or is fenced."""
+
+    manifest: Manifest
+    bodies: list[tuple[str, bytes]]  # (staged key, body)
+    state: Literal["cut", "staged", "committed"] = "cut"
+
+
 class ShardWriter:
     """Buffers one shard's events and writes them to S3; see the module docstring.
 
@@ -89,7 +127,8 @@ class ShardWriter:
 
     Records must come in stream order: one before the last consumed raises
     :class:`~consumers.errors.PositionOrderError`; the last consumed one again is ignored.
-    Not thread-safe: one writer per shard, fed from one thread.
+    Not thread-safe: one writer object per shard, fed from one thread. Several writers of
+    one shard (in any processes) are fenced: see the module docstring.
     """
 
     def __init__(
@@ -103,18 +142,21 @@ class ShardWriter:
         self.shard_id = shard_id
         self.stream = sink.stream
         self._config = sink.config
+        self._log = ShardLog(
+            sink.store, prefix=sink.config.prefix, stream=sink.stream, shard_id=shard_id
+        )
         self._buffer = ShardBuffer(sink.config)
         self._durable: Position | None = resume_from
         self._resume_key = None if resume_from is None else resume_from.key
         self._last_key: tuple[int, int] | None = None
-        # Ranges [first, last] already durable from an earlier run, ascending; loaded on the
-        # first record. ``_range_idx`` moves forward as positions do.
+        # Ranges [first, last] already durable from an earlier run, ascending; loaded (after
+        # the takeover) on the first record. ``_range_idx`` moves forward as positions do.
         self._ranges: list[tuple[tuple[int, int], tuple[int, int]]] | None = None
         self._range_idx = 0
-        # A flush that failed after its pending manifest was written: cleaned up before the
-        # next attempt, whose range may differ.
-        self._failed: tuple[str, tuple[str, ...]] | None = None
-        self.flushes: list[FlushResult] = []
+        self._sealed: _Sealed | None = None
+        self._fenced: FencedError | None = None
+        #: The latest flushes (at most :data:`RECENT_FLUSHES`), oldest first.
+        self.flushes: deque[FlushResult] = deque(maxlen=RECENT_FLUSHES)
         # The user records of an aggregate share a sequence number: convert it once.
         self._seq_cache: tuple[str, int] = ("", 0)
 
@@ -128,8 +170,16 @@ class ShardWriter:
 
     @property
     def buffered(self) -> int:
-        """Events waiting for the next flush."""
-        return self._buffer.count
+        """Events waiting for the next flush (including a flush that failed, kept for its
+        retry)."""
+        sealed = self._sealed
+        return self._buffer.count + (0 if sealed is None else sealed.manifest.records)
+
+    @property
+    def fenced(self) -> bool:
+        """True once another writer took the shard over (every call then raises
+        :class:`~consumers.errors.FencedError`)."""
+        return self._fenced is not None
 
     def add(self, event: Event) -> tuple[FlushResult, ...]:
         """Buffer an event; flush when a boundary is reached. Returns the flushes made (an
@@ -139,27 +189,28 @@ class ShardWriter:
         flush). Calling ``add`` again with the same event is then safe: an event already
         consumed is not added twice, and the failed flush is retried by the next ``add``
         or by :meth:`flush`. Until a flush succeeds, :attr:`checkpointable` does not move.
+        Raises :class:`~consumers.errors.FencedError` when another writer owns the shard.
         """
         return self._add(event, self._key_of(event.origin))
 
     def _add(self, event: Event, key: tuple[int, int]) -> tuple[FlushResult, ...]:
+        flushed = self._retry_sealed()
         origin = event.origin
         if not self._advance(key, origin):
-            return ()
+            return flushed
         if self._in_durable_range(key):
-            return self._consume_durable(origin)
+            return flushed + self._consume_durable(origin)
         buf = self._buffer
         arrival_ms = buf.arrival_ms(event)
-        flushed: tuple[FlushResult, ...] = ()
         if buf.span_reached(arrival_ms):
             try:
-                flushed = (self._flush(),)
+                flushed += (self._flush_buffer(),)
             except SinkError:
-                buf.append(event, arrival_ms)  # consumed: the retried flush will cover it
+                buf.append(event, arrival_ms)  # consumed: it goes in the flush after
                 raise
         buf.append(event, arrival_ms)
         if buf.full:
-            flushed += (self._flush(),)
+            flushed += (self._flush_buffer(),)
         return flushed
 
     def skip(self, origin: Origin) -> tuple[FlushResult, ...]:
@@ -168,30 +219,36 @@ class ShardWriter:
         return self._skip(origin, self._key_of(origin))
 
     def _skip(self, origin: Origin, key: tuple[int, int]) -> tuple[FlushResult, ...]:
+        flushed = self._retry_sealed()
         if not self._advance(key, origin):
-            return ()
+            return flushed
         if self._in_durable_range(key):
-            return self._consume_durable(origin)
+            return flushed + self._consume_durable(origin)
         if self._buffer:
             self._buffer.note_skip(origin)
         else:
             self._durable = origin.position
-        return ()
+        return flushed
 
     def flush(self) -> FlushResult | None:
-        """Write whatever is buffered (shutdown, lease end, end of a Lambda invocation)."""
-        return self._flush() if self._buffer else None
+        """Write whatever is buffered (shutdown, lease end, end of a Lambda invocation).
+        Returns the last flush made, None when there was nothing to write."""
+        flushed = self._retry_sealed()
+        if self._buffer:
+            flushed += (self._flush_buffer(),)
+        return flushed[-1] if flushed else None
 
     def flush_if_idle(self, now: datetime | None = None) -> FlushResult | None:
         """Flush when the first buffered event arrived ``max_span_seconds`` or more before
         ``now`` (wall clock, default the current time): a quiet shard's events still reach
-        S3. The manifest makes such a flush safe to replay."""
-        if not self._buffer:
-            return None
-        now_ms = epoch_ms(now or datetime.now(UTC))
-        if now_ms - self._buffer.first_arrival_ms >= self._config.max_span_seconds * 1000:
-            return self._flush()
-        return None
+        S3. The manifest makes such a flush safe to replay. A failed flush is retried."""
+        flushed = self._retry_sealed()
+        buf = self._buffer
+        if buf:
+            now_ms = epoch_ms(now or datetime.now(UTC))
+            if now_ms - buf.first_arrival_ms >= self._config.max_span_seconds * 1000:
+                flushed += (self._flush_buffer(),)
+        return flushed[-1] if flushed else None
 
     def write_batch(
         self, events: Iterable[Event], *, skipped: Iterable[Origin] = ()
@@ -259,26 +316,16 @@ class ShardWriter:
 
     def _consume_durable(self, origin: Origin) -> tuple[FlushResult, ...]:
         # Everything buffered precedes the durable range: it is a flush of its own.
-        flushed = (self._flush(),) if self._buffer else ()
+        flushed = (self._flush_buffer(),) if self._buffer else ()
         self._durable = origin.position
         return flushed
 
     def _load_manifests(self, start: Position) -> None:
-        sink = self._sink
-        prefix = layout.manifest_prefix(sink.config.prefix, self.stream, self.shard_id)
-        start_after = layout.manifests_start_after(
-            sink.config.prefix, self.stream, self.shard_id, start
-        )
-        ranges: list[tuple[tuple[int, int], tuple[int, int]]] = []
-        for key in sink.list_keys(prefix, start_after=start_after, shard_id=self.shard_id):
-            manifest = sink.read_manifest(key, shard_id=self.shard_id)
-            if manifest.get("status") != "committed":
-                self._discard(key, tuple(o["key"] for o in manifest.get("objects", [])))
-                continue
-            first = Position.parse(manifest["first"])
-            last = Position.parse(manifest["last"])
-            ranges.append((first.key, last.key))
-        ranges.sort()
+        if self._fenced is not None:
+            raise self._fenced
+        log = self._log
+        log.take_over()
+        ranges = sorted((m.first.key, m.last.key) for m in log.committed(start))
         if ranges:
             logger.info(
                 "shard %s/%s: %d flush(es) at or after %s already in S3; not rewriting them",
@@ -290,27 +337,24 @@ class ShardWriter:
         self._ranges = ranges
         self._range_idx = 0
 
-    def _discard(self, manifest_key: str, object_keys: tuple[str, ...]) -> None:
-        logger.warning(
-            "shard %s/%s: removing an unfinished flush (%s, %d object(s))",
-            self.stream,
-            self.shard_id,
-            manifest_key,
-            len(object_keys),
-        )
-        self._sink.delete_keys((*object_keys, manifest_key), shard_id=self.shard_id)
+    def _retry_sealed(self) -> tuple[FlushResult, ...]:
+        if self._fenced is not None:
+            raise self._fenced
+        return () if self._sealed is None else (self._finish(),)
 
-    def _put(self, key: str, body: bytes, content_type: str, first: Position) -> None:
-        self._sink.put(key, body, content_type, shard_id=self.shard_id, position=first)
+    def _flush_buffer(self) -> FlushResult:
+        """Cut the buffer into a flush and make it durable."""
+        self._sealed = self._seal()
+        return self._finish()
 
-    def _flush(self) -> FlushResult:
+    def _seal(self) -> _Sealed:
         buf = self._buffer
         first, last = buf.first, buf.last
         assert first is not None and last is not None
         config = self._config
-        sink = self._sink
-        manifest_key = layout.manifest_key(config.prefix, self.stream, self.shard_id, last)
-        bodies: list[tuple[WrittenObject, bytes]] = []
+        log = self._log
+        bodies: list[tuple[str, bytes]] = []
+        objects: list[WrittenObject] = []
         for partition, columns in buf.items():
             key = layout.object_key(
                 config.prefix,
@@ -324,74 +368,76 @@ class ShardWriter:
             body = formats.encode_partition(
                 columns, stream=self.stream, shard_id=self.shard_id, config=config
             )
-            bodies.append((WrittenObject(key, partition, len(columns), len(body)), body))
-        objects = tuple(obj for obj, _ in bodies)
-        if self._failed is not None:
-            stale_manifest, stale_keys = self._failed
-            keep = {o.key for o in objects}
-            stale = tuple(k for k in stale_keys if k not in keep)
-            if stale_manifest != manifest_key:
-                stale += (stale_manifest,)
-            if stale:
-                sink.delete_keys(stale, shard_id=self.shard_id)
-            self._failed = None
-        manifest: dict[str, Any] = {
-            "schema": MANIFEST_SCHEMA,
-            "status": "pending",
-            "stream": self.stream,
-            "shard_id": self.shard_id,
-            "first": str(first),
-            "last": str(last),
-            "format": config.format,
-            "records": buf.count,
-            "skipped": buf.skipped,
-            "bytes": sum(o.bytes for o in objects),
-            "first_arrival_time": envelope.format_time(buf.first_arrival_ms),
-            "last_arrival_time": envelope.format_time(buf.last_arrival_ms),
-            "objects": [
-                {
-                    "key": o.key,
-                    "partition": dict(o.partition),
-                    "records": o.records,
-                    "bytes": o.bytes,
-                }
-                for o in objects
-            ],
-        }
-        # Remembered before the first PUT: a request that times out may still have landed.
-        self._failed = (manifest_key, tuple(o.key for o in objects))
-        content_type = _CONTENT_TYPES[config.format]
+            objects.append(WrittenObject(key, partition, len(columns), len(body)))
+            bodies.append((log.staging_key(key), body))
+        manifest = Manifest(
+            stream=self.stream,
+            shard_id=self.shard_id,
+            first=first,
+            last=last,
+            format=config.format,
+            records=buf.count,
+            skipped=buf.skipped,
+            bytes=sum(o.bytes for o in objects),
+            first_arrival_time=envelope.format_time(buf.first_arrival_ms),
+            last_arrival_time=envelope.format_time(buf.last_arrival_ms),
+            objects=tuple(objects),
+            staged=tuple(k for k, _ in bodies),
+        )
+        buf.clear()
+        return _Sealed(manifest, bodies)
+
+    def _finish(self) -> FlushResult:
+        """Stage, commit and roll forward the sealed flush, from where it stopped."""
+        sealed = self._sealed
+        assert sealed is not None
+        manifest = sealed.manifest
+        log = self._log
         try:
-            self._put(manifest_key, orjson.dumps(manifest), "application/json", first)
-            for obj, body in bodies:
-                self._put(obj.key, body, content_type, first)
-            manifest["status"] = "committed"
-            self._put(manifest_key, orjson.dumps(manifest), "application/json", first)
+            if sealed.state == "cut":
+                log.stage(sealed.bodies, _CONTENT_TYPES[self._config.format], manifest.first)
+                sealed.state = "staged"
+            if sealed.state == "staged":
+                log.commit(manifest)
+                sealed.state = "committed"
+            log.roll_forward(manifest)
+        except FencedError as exc:
+            self._fenced = exc
+            self._sealed = None
+            raise
         except SinkError:
             logger.exception(
-                "shard %s/%s: flush %s..%s failed; keeping %d buffered event(s)",
+                "shard %s/%s: flush %s..%s failed (%s); keeping its %d event(s) for a retry",
                 self.stream,
                 self.shard_id,
-                first,
-                last,
-                buf.count,
+                manifest.first,
+                manifest.last,
+                sealed.state,
+                manifest.records,
             )
             raise
-        self._failed = None
+        self._sealed = None
         result = FlushResult(
-            self.stream, self.shard_id, first, last, objects, buf.count, buf.skipped, manifest_key
+            self.stream,
+            self.shard_id,
+            manifest.first,
+            manifest.last,
+            manifest.objects,
+            manifest.records,
+            manifest.skipped,
+            log.manifest_key(manifest.last),
         )
         self.flushes.append(result)
-        self._durable = last
-        buf.clear()
+        if self._durable is None or self._durable < manifest.last:
+            self._durable = manifest.last
         logger.debug(
             "shard %s/%s: flushed %d event(s) %s..%s in %d object(s)",
             self.stream,
             self.shard_id,
             result.records,
-            first,
-            last,
-            len(objects),
+            manifest.first,
+            manifest.last,
+            len(manifest.objects),
         )
         return result
 
@@ -402,6 +448,9 @@ class S3Sink:
 
     ``s3_client`` is a boto3 S3 client (built from the environment when not given);
     ``config`` a :class:`~consumers.sink.SinkConfig` (defaults: Parquet under ``events/``).
+    ``store`` replaces the S3 client with another
+    :class:`~consumers.sink.store.ObjectStore` (e.g.
+    :class:`consumers.sink.testing.InMemoryObjectStore`); ``bucket`` then only names it.
     """
 
     def __init__(
@@ -409,8 +458,9 @@ class S3Sink:
         bucket: str,
         *,
         stream: str,
-        s3_client: Any = None,
+        s3_client: S3Client | Any = None,
         config: SinkConfig | None = None,
+        store: ObjectStore | None = None,
     ) -> None:
         if not bucket:
             raise ValueError("bucket must name an S3 bucket")
@@ -419,7 +469,9 @@ class S3Sink:
         self.bucket = bucket
         self.stream = stream
         self.config = config or SinkConfig()
-        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+        if store is None:
+            store = S3ObjectStore(s3_client if s3_client is not None else aws.client("s3"), bucket)
+        self.store: ObjectStore = store
 
     def shard(self, shard_id: str, *, resume_from: Position | None = None) -> ShardWriter:
         """A writer for one shard, resuming after ``resume_from`` (the checkpoint)."""
@@ -435,79 +487,3 @@ class S3Sink:
         """Write exactly these events of one shard now (a Lambda invocation's successful
         prefix); see :meth:`ShardWriter.write_batch`."""
         return self.shard(shard_id).write_batch(events, skipped=skipped)
-
-    # ---------------------------------------------------------------- S3 I/O
-
-    def _error(
-        self, what: str, exc: Exception, shard_id: str, position: Position | None = None
-    ) -> SinkError:
-        return SinkError(
-            f"{what} in s3://{self.bucket}: {exc}",
-            stream=self.stream,
-            shard_id=shard_id,
-            sequence_number=None if position is None else position.sequence_number,
-            error_code=aws.error_code(exc),
-        )
-
-    def put(
-        self, key: str, body: bytes, content_type: str, *, shard_id: str, position: Position
-    ) -> None:
-        """PutObject, errors translated to :class:`SinkError`."""
-        try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(f"PutObject {key} failed", exc, shard_id, position) from exc
-
-    def list_keys(self, prefix: str, *, start_after: str, shard_id: str) -> list[str]:
-        """Keys under ``prefix`` after ``start_after``, ascending."""
-        keys: list[str] = []
-        kwargs: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Prefix": prefix,
-            "StartAfter": start_after,
-        }
-        try:
-            while True:
-                resp = self._s3.list_objects_v2(**kwargs)
-                keys += [obj["Key"] for obj in resp.get("Contents", [])]
-                if not resp.get("IsTruncated"):
-                    return keys
-                kwargs["ContinuationToken"] = resp["NextContinuationToken"]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(f"ListObjectsV2 {prefix} failed", exc, shard_id) from exc
-
-    def read_manifest(self, key: str, *, shard_id: str) -> dict[str, Any]:
-        """A manifest's JSON."""
-        try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(f"GetObject {key} failed", exc, shard_id) from exc
-        try:
-            manifest: dict[str, Any] = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SinkError(
-                f"manifest s3://{self.bucket}/{key} is not JSON: {exc}",
-                stream=self.stream,
-                shard_id=shard_id,
-            ) from exc
-        return manifest
-
-    def delete_keys(self, keys: Sequence[str], *, shard_id: str) -> None:
-        """Delete objects (1,000 per request)."""
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            try:
-                resp = self._s3.delete_objects(
-                    Bucket=self.bucket,
-                    Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise self._error("DeleteObjects failed", exc, shard_id) from exc
-            errors = resp.get("Errors", [])
-            if errors:
-                raise SinkError(
-                    f"DeleteObjects failed for {errors[0].get('Key')}: {errors[0].get('Message')}",
-                    stream=self.stream,
-                    shard_id=shard_id,
-                    error_code=errors[0].get("Code"),
-                )

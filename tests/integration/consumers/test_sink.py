@@ -118,7 +118,9 @@ def test_crash_in_the_middle_of_a_flush_leaves_no_duplicate(s3: Any, bucket: str
 
     def fail_on_commit(params: dict[str, Any], **_: Any) -> None:
         puts.append(params["Key"])
-        if len(puts) == 3:  # pending manifest, first object, then the process dies
+        # The staged object, the commit (the head), then the process dies before the
+        # manifest: the commit landed, so whoever comes next rolls it forward.
+        if len(puts) == 3:
             raise RuntimeError("simulated crash")
 
     s3.meta.events.register("before-parameter-build.s3.PutObject", fail_on_commit)
@@ -145,7 +147,14 @@ def test_failed_put_keeps_the_buffer_and_the_checkpoint(
     sink = S3Sink(bucket, stream="orders", s3_client=s3)
     writer = sink.shard(SHARD)
     _feed(writer, events)
-    s3.delete_bucket(Bucket=bucket)  # nothing written yet: S3 goes away under the writer
+    # Nothing written yet but the shard's head (the writer took the shard over): S3 goes
+    # away under the writer, and comes back as it was.
+    (head_key,) = list_keys(s3, bucket)
+    head = s3.get_object(Bucket=bucket, Key=head_key)["Body"].read()
+    versions = s3.list_object_versions(Bucket=bucket)  # the bucket is versioned
+    for item in versions.get("Versions", []) + versions.get("DeleteMarkers", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
     with pytest.raises(SinkError) as err:
         writer.flush()
     assert err.value.error_code == "NoSuchBucket"
@@ -153,6 +162,7 @@ def test_failed_put_keeps_the_buffer_and_the_checkpoint(
     assert writer.checkpointable is None
     assert writer.buffered == len(events)
     provision(BucketSpec(bucket))
+    s3.put_object(Bucket=bucket, Key=head_key, Body=head)
     result = writer.flush()  # the retry writes the same range
     assert result is not None and result.records == len(events)
     assert writer.checkpointable == events[-1].origin.position
@@ -275,7 +285,7 @@ def test_retrying_add_after_a_failed_flush_loses_and_duplicates_nothing(
     failures = {"left": 1}
 
     def fail_once(params: dict[str, Any], **_: Any) -> None:
-        if failures["left"] and "/_manifests/" not in params["Key"]:
+        if failures["left"] and ".staging/" in params["Key"]:  # an object of the flush
             failures["left"] -= 1
             raise EndpointConnectionError(endpoint_url="http://simulated-outage")
 

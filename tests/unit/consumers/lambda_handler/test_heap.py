@@ -12,8 +12,19 @@ _SCRIPT = textwrap.dedent(
     from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
     from consumers.sink import SinkConfig
 
-    class S3:
-        def put_object(self, **kw): pass
+    from botocore.exceptions import ClientError
+
+    class S3:  # a bucket that keeps what the sink writes (conditions not checked)
+        def __init__(self): self.objects = {}
+        def put_object(self, Key, Body, **kw): self.objects[Key] = Body; return {"ETag": "e"}
+        def get_object(self, Key, **kw):
+            if Key not in self.objects:
+                raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
+            return {"Body": type("B", (), {"read": lambda _: self.objects[Key]})(), "ETag": "e"}
+        def head_object(self, Key, **kw): return self.get_object(Key)
+        def copy_object(self, Key, CopySource, **kw):
+            self.objects[Key] = self.objects[CopySource["Key"]]
+        def delete_objects(self, Delete, **kw): return {}
         def list_objects_v2(self, **kw): return {"Contents": []}
 
     def consumer(**kw):
