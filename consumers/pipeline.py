@@ -96,8 +96,9 @@ class EventPipeline:
         Raises what the dead-letter queue, the output or the failure policy raise: the
         runtime must then not move past ``record``.
         """
-        handler = self._handler
+        handler, policy = self._handler, self._policy
         add, skip = output.add, output.skip
+        before = policy.dead_lettered_before
         for item in decode(record):
             if isinstance(item, PoisonRecord):
                 self._dead_letters.send(item)
@@ -108,8 +109,7 @@ class EventPipeline:
                 add(item)
                 counts.events += 1
                 continue
-            policy = self._policy
-            if policy.dead_lettered_before(item.origin):
+            if before(item.origin):
                 skip(item.origin)  # its record is being retried
                 continue
             try:
