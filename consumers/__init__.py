@@ -9,6 +9,11 @@ Both consumers (``consumers.kcl``, ``consumers.lambda_handler``) are built from 
   once under replay; :attr:`ShardWriter.checkpointable` is what a consumer checkpoints;
 * :data:`SCHEMA` and :func:`create_table_ddl`: the table, for Athena, Glue and DuckDB.
 
+Both runtimes run their records through one pipeline (:mod:`consumers.pipeline`: decode,
+poison records to the dead-letter queue, the user's handler with its one contract,
+:mod:`consumers.handler`, the shard writer) with a failure policy
+(:mod:`consumers.failure_policy`) that decides what a failing event gets.
+
 Parquet needs the ``parquet`` extra (pyarrow, imported on first use).
 """
 

@@ -1,13 +1,19 @@
 """The consumers' exception tree.
 
-Everything derives from :class:`ConsumerError` (itself a
-:class:`~shardflow.errors.ShardflowError`). Errors about one record or one shard carry that
-context as attributes, so a consumer can log it and decide what to checkpoint. Bad *data*
-never raises: :func:`consumers.decode` turns it into a :class:`~consumers.PoisonRecord`.
+Everything the ``consumers`` package raises derives from :class:`ConsumerError` (itself a
+:class:`~shardflow.errors.ShardflowError`): the core's errors below, the KCL runtime's
+(``consumers.kcl.KclError``), the Lambda runtime's (``consumers.lambda_handler.LambdaHandlerError``)
+and the local event source mapping runner's (``shardflow_tools.lambda_esm.MappingError``).
+Errors about one record or one shard carry that context as attributes (``stream``,
+``shard_id``, ``sequence_number``, ``error_code``), named in the message in one format
+(:class:`~shardflow.errors.ShardflowError`), so a consumer can log it and decide what to
+checkpoint. Bad *data* never raises: :func:`consumers.decode` turns it into a
+:class:`~consumers.PoisonRecord`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from shardflow.errors import ShardflowError
@@ -22,31 +28,6 @@ class ConsumerError(ShardflowError):
     ``stream``, ``shard_id``, ``sequence_number`` and ``error_code`` (the AWS error code, when
     an AWS call failed) are set when known, and named in the message.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        stream: str | None = None,
-        shard_id: str | None = None,
-        sequence_number: str | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        context = [
-            f"{name}={value}"
-            for name, value in (
-                ("stream", stream),
-                ("shard", shard_id),
-                ("sequence_number", sequence_number),
-                ("error_code", error_code),
-            )
-            if value is not None
-        ]
-        super().__init__(f"{message} ({', '.join(context)})" if context else message)
-        self.stream = stream
-        self.shard_id = shard_id
-        self.sequence_number = sequence_number
-        self.error_code = error_code
 
 
 class RecordShapeError(ConsumerError, ValueError):
@@ -99,3 +80,39 @@ class PositionOrderError(ConsumerError, ValueError):
     Records of one shard must reach a :class:`~consumers.sink.ShardWriter` in stream order;
     a replay starts a new writer with ``resume_from``.
     """
+
+
+class HandlerResultError(ConsumerError, TypeError):
+    """The user's handler returned what cannot be written: neither None nor a mapping, a
+    mapping JSON cannot hold, or an invalid envelope. A failure of the event, for its
+    runtime's failure policy, like an exception raised by the handler."""
+
+
+class EventProcessingError(ConsumerError):
+    """The user's handler failed on an event that is to be retried (the retrying failure
+    policy; the Lambda handler reports its record as failed).
+
+    ``event_id`` names the event and ``attempt`` counts this failure (of ``max_attempts``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        event_id: str,
+        attempt: int,
+        max_attempts: int,
+        stream: str | None = None,
+        shard_id: str | None = None,
+        sequence_number: str | None = None,
+    ) -> None:
+        super().__init__(message, stream=stream, shard_id=shard_id, sequence_number=sequence_number)
+        self.event_id = event_id
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+
+    def context(self) -> Iterator[tuple[str, object]]:
+        """The base context, then the event and which attempt failed."""
+        yield from super().context()
+        yield "event", self.event_id
+        yield "attempt", f"{self.attempt}/{self.max_attempts}"

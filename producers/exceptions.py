@@ -17,7 +17,7 @@ dropped silently.
         │   ├── SerializationError                      (also TypeError)
         │   └── InvalidEventError
         ├── ProducerClosedError
-        ├── StreamNotFoundError
+        ├── StreamNotFoundError           (also shardflow.errors.StreamNotFoundError)
         ├── BufferFullError            limit, timeout
         ├── FlushTimeoutError          pending
         └── DeliveryError              attempts
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shardflow import errors as _core
 from shardflow.errors import ShardflowError
 
 __all__ = [
@@ -51,7 +52,8 @@ class ProducerError(ShardflowError):
     """Base of the producer's errors, with the context that was known when it happened.
 
     ``error_code`` is the AWS error code (``ProvisionedThroughputExceededException``,
-    ``ResourceNotFoundException``, …) when the error came from Kinesis.
+    ``ResourceNotFoundException``, …) when the error came from Kinesis. The context that is
+    set is named after the message (:class:`~shardflow.errors.ShardflowError`'s format).
     """
 
     def __init__(
@@ -62,10 +64,7 @@ class ProducerError(ShardflowError):
         shard_id: str | None = None,
         error_code: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.stream = stream
-        self.shard_id = shard_id
-        self.error_code = error_code
+        super().__init__(message, stream=stream, shard_id=shard_id, error_code=error_code)
 
 
 class InvalidRecordError(ProducerError, ValueError):
@@ -105,8 +104,9 @@ class ProducerClosedError(ProducerError):
     """``put`` after ``close()``, or a record still unsent when ``close(timeout)`` ran out."""
 
 
-class StreamNotFoundError(ProducerError):
-    """The stream does not exist (Kinesis answered ``ResourceNotFoundException``)."""
+class StreamNotFoundError(ProducerError, _core.StreamNotFoundError):
+    """The stream does not exist (Kinesis answered ``ResourceNotFoundException``): the one
+    :class:`shardflow.errors.StreamNotFoundError`, as a :class:`ProducerError`."""
 
 
 class BufferFullError(ProducerError):

@@ -1,12 +1,13 @@
-"""Exceptions of the KCL consumer (processor and launcher)."""
+"""Exceptions of the KCL consumer (processor and launcher), in the consumers' tree."""
 
 from __future__ import annotations
 
-from shardflow.errors import ShardflowError
+from consumers.errors import ConsumerError
 
 
-class KclError(ShardflowError):
-    """Base class of the KCL consumer's errors."""
+class KclError(ConsumerError):
+    """Base class of the KCL consumer's errors (a :class:`~consumers.errors.ConsumerError`,
+    so a :class:`~shardflow.errors.ShardflowError` too)."""
 
 
 class LaunchError(KclError):

@@ -1,38 +1,35 @@
-"""One shard's work between the protocol and S3: decode, user handler, sink, dead letters.
+"""One shard's work between the protocol and S3: the consumer pipeline into the shard writer.
 
-Every user record of every delivered Kinesis record ends in exactly one place, in stream
-order: the shard writer's buffer (``add``) or the dead-letter queue (then ``skip``, so the
-writer can checkpoint past it). That is what makes ``checkpointable`` safe: a position the
-writer has not seen can never be passed.
+The records go through :class:`consumers.pipeline.EventPipeline` (decode, dead-letter
+poison, the user's handler, failures dead-lettered at once: :class:`DeadLetterAtOnce`)
+straight into the shard's :class:`~consumers.sink.ShardWriter`, which flushes at its
+boundaries. Every user record ends in the writer's buffer or the dead-letter queue (then
+``skip``), in stream order: that is what makes ``checkpointable`` safe.
 
 A failed flush (the sink keeps its buffer and cleans up a half-written flush) and a failed
 dead-letter send are retried here a few times on top of botocore's own retries; a write
 that fails inside ``add`` is not (whether the event was buffered is unknowable). When
 either persists, :class:`PipelineError` tells the processor to stop so the daemon replays
-from the last checkpoint instead of skipping records.
+from the last checkpoint instead of skipping records. Without a dead-letter queue a poison
+record or a failed event stops the processor too, rather than being lost.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from consumers import (
-    DeadLetterError,
-    Event,
-    KinesisRecord,
-    Origin,
-    PoisonRecord,
-    Position,
-    decode,
-    decode_user_record,
-)
-from consumers.errors import SinkError
+from consumers import Event, KinesisRecord, Origin, PoisonRecord, Position
+from consumers.errors import DeadLetterError, FencedError, SinkError
+from consumers.failure_policy import DeadLetterAtOnce
+from consumers.handler import handler_step
 from consumers.kcl.errors import KclError
 from consumers.kcl.handler import Handler
-from shardflow import envelope
+from consumers.pipeline import Counts, DeadLetters, EventPipeline
+
+__all__ = ["DeadLetters", "PipelineError", "ShardPipeline", "ShardTakenOverError", "Writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,38 +56,41 @@ class Writer(Protocol):
         """Highest position with everything at or before it durable."""
 
 
-class DeadLetters(Protocol):
-    """What the pipeline needs from :class:`consumers.DeadLetterQueue`."""
-
-    def send(self, poison: PoisonRecord) -> Any:
-        """Store the poison record durably or raise ``DeadLetterError``."""
-
-
 class PipelineError(KclError):
     """S3 or the dead-letter queue kept failing: stop without checkpointing further."""
 
 
-def _replacement(event: Event, result: object) -> Event | str:
-    """The event a handler's mapping stands for, or why it cannot be written.
+class ShardTakenOverError(PipelineError):
+    """The sink fenced this writer (:class:`~consumers.errors.FencedError`): another worker
+    owns the shard now. Stop as on a lost lease: no checkpoint, no retry, no exit."""
 
-    It is written as an envelope, so it must be one, checked as a record's payload is
-    (JSON, the required attributes, a readable ``time``): an invalid one raised later, in
-    the sink, would escape the pipeline instead of dead-lettering this event.
-    """
-    if not isinstance(result, Mapping):
-        return f"handler returned {type(result).__name__}, expected a mapping or None"
-    try:
-        data = envelope.encode(result)
-    except TypeError as exc:
-        return f"handler returned a mapping JSON cannot hold: {exc}"
-    replaced = decode_user_record(data, event.origin)
-    if isinstance(replaced, PoisonRecord):
-        return f"handler returned an invalid envelope: {replaced.error}"
-    return replaced
+
+class _NoDeadLetterQueue:
+    """Stops the shard rather than losing a record no queue can hold."""
+
+    def __init__(self, shard_id: str) -> None:
+        self._shard_id = shard_id
+
+    def send(self, poison: PoisonRecord) -> None:
+        raise PipelineError(
+            f"shard {self._shard_id}: {poison.reason} record at "
+            f"{poison.origin.position} ({poison.error}) and no dead-letter queue "
+            "configured (SHARDFLOW_DLQ_URL): stopping rather than losing it"
+        )
+
+
+class _RetriedDeadLetters:
+    def __init__(self, queue: DeadLetters, pipeline: ShardPipeline) -> None:
+        self._queue = queue
+        self._pipeline = pipeline
+
+    def send(self, poison: PoisonRecord) -> None:
+        queue = self._queue
+        self._pipeline._with_retries("dead-letter send", lambda: queue.send(poison))
 
 
 class ShardPipeline:
-    """Decode, hand to the user handler, buffer in the shard writer, dead-letter poison."""
+    """The consumer pipeline of one shard, into its writer, with the KCL's retries."""
 
     def __init__(
         self,
@@ -105,13 +105,29 @@ class ShardPipeline:
     ) -> None:
         self._writer = writer
         self._shard_id = shard_id
-        self._dlq = dead_letters
-        self._handler = handler
         self._attempts = io_attempts
         self._backoff = backoff
         self._sleep = sleep
-        self.events = 0
-        self.dead_lettered = 0
+        self._counts = Counts()
+        self._pipeline = EventPipeline(
+            dead_letters=(
+                _NoDeadLetterQueue(shard_id)
+                if dead_letters is None
+                else _RetriedDeadLetters(dead_letters, self)
+            ),
+            handler=None if handler is None else handler_step(handler),
+            policy=DeadLetterAtOnce(logger),
+        )
+
+    @property
+    def events(self) -> int:
+        """Events given to the writer so far."""
+        return self._counts.events
+
+    @property
+    def dead_lettered(self) -> int:
+        """Records and events sent to the dead-letter queue so far."""
+        return self._counts.dead_lettered
 
     @property
     def checkpointable(self) -> Position | None:
@@ -120,21 +136,14 @@ class ShardPipeline:
 
     def process(self, records: Iterable[KinesisRecord]) -> None:
         """Handle every user record of ``records``, in order."""
-        for record in records:
-            for item in decode(record):
-                if isinstance(item, PoisonRecord):
-                    self._dead_letter(item)
-                    continue
-                event = self._apply_handler(item)
-                if event is None:
-                    continue
-                try:
-                    self._writer.add(event)
-                except SinkError as exc:
-                    # Whether the event made it into the buffer before the write failed is
-                    # not knowable from here; replaying from the checkpoint is always right.
-                    raise PipelineError(f"shard {self._shard_id}: S3 write failed: {exc}") from exc
-                self.events += 1
+        pipeline, writer, counts = self._pipeline, self._writer, self._counts
+        try:
+            for record in records:
+                pipeline.process(record, writer, counts)
+        except SinkError as exc:
+            # Whether the event made it into the buffer before the write failed is not
+            # knowable from here; replaying from the checkpoint is always right.
+            raise self._sink_failed("S3 write failed", exc) from exc
 
     def flush(self) -> None:
         """Write everything buffered (retried; :class:`PipelineError` if S3 keeps failing)."""
@@ -145,52 +154,26 @@ class ShardPipeline:
         quiet shard's events still reach S3 (the sink's manifests make it replay-safe)."""
         self._with_retries("S3 flush", self._writer.flush_if_idle)
 
-    def _apply_handler(self, event: Event) -> Event | None:
-        """The event to write (None: dead-lettered): the handler's result, or the event."""
-        if self._handler is None:
-            return event
-        try:
-            result = self._handler(event)
-        except Exception as exc:
-            why: str | Exception = exc
-        else:
-            if result is None:
-                return event
-            replaced = _replacement(event, result)
-            if isinstance(replaced, Event):
-                return replaced
-            why = replaced
-        logger.warning(
-            "shard %s: handler failed on %s (%s): dead-lettering",
-            self._shard_id,
-            event.origin.position,
-            why,
-        )
-        self._dead_letter(PoisonRecord.handler_failed(event, why))
-        return None
-
-    def _dead_letter(self, poison: PoisonRecord) -> None:
-        if self._dlq is None:
-            raise PipelineError(
-                f"shard {self._shard_id}: {poison.reason} record at "
-                f"{poison.origin.position} ({poison.error}) and no dead-letter queue "
-                "configured (SHARDFLOW_DLQ_URL): stopping rather than losing it"
-            )
-        dlq = self._dlq
-        self._with_retries("dead-letter send", lambda: dlq.send(poison))
-        self._writer.skip(poison.origin)
-        self.dead_lettered += 1
+    def _sink_failed(self, what: str, exc: SinkError) -> PipelineError:
+        # The one place the KCL runtime turns a writer's failure into a stop: the processor
+        # exits without checkpointing and the daemon replays from the last checkpoint.
+        if isinstance(exc, FencedError):
+            return ShardTakenOverError(f"shard {self._shard_id}: {what}: {exc}")
+        return PipelineError(f"shard {self._shard_id}: {what}: {exc}")
 
     def _with_retries(self, what: str, action: Callable[[], Any]) -> None:
         delay = self._backoff
         for attempt in range(1, self._attempts + 1):
             try:
                 action()
+            except FencedError as exc:
+                raise self._sink_failed(what, exc) from exc  # final: retrying cannot help
             except (SinkError, DeadLetterError) as exc:
                 if attempt == self._attempts:
-                    raise PipelineError(
-                        f"shard {self._shard_id}: {what} failed {attempt} times: {exc}"
-                    ) from exc
+                    message = f"{what} failed {attempt} times"
+                    if isinstance(exc, SinkError):
+                        raise self._sink_failed(message, exc) from exc
+                    raise PipelineError(f"shard {self._shard_id}: {message}: {exc}") from exc
                 logger.warning(
                     "shard %s: %s failed (attempt %d/%d): %s; retrying in %.1fs",
                     self._shard_id,

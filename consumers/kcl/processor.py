@@ -42,7 +42,13 @@ from amazon_kclpy.v3 import processor as kclpy_processor
 from consumers import KinesisRecord, Position, RecordShapeError
 from consumers.kcl.checkpointing import Outcome, SupportsCheckpoint, checkpoint
 from consumers.kcl.config import ProcessorConfig
-from consumers.kcl.pipeline import DeadLetters, PipelineError, ShardPipeline, Writer
+from consumers.kcl.pipeline import (
+    DeadLetters,
+    PipelineError,
+    ShardPipeline,
+    ShardTakenOverError,
+    Writer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +178,9 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
             pipeline.process(records)
             if _caught_up(process_records_input):
                 pipeline.flush_if_idle()
+        except ShardTakenOverError as exc:
+            self._taken_over(exc)
+            return
         except PipelineError as exc:
             self._fail(exc)
         self._checkpoint(process_records_input.checkpointer, force=False)
@@ -194,9 +203,8 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
     @_exit_on_unexpected
     def shard_ended(self, shard_ended_input: Any) -> None:
         """Flush, then checkpoint at SHARD_END so the child shards can start."""
-        if self._stopped:
+        if self._stopped or not self._flush_or_exit():
             return
-        self._flush_or_exit()
         # No position: the KCL checkpoints SHARD_END (the daemon's checkpoint() at shard end).
         outcome = self._checkpoint_at(shard_ended_input.checkpointer, None)
         if outcome is Outcome.DONE:
@@ -218,8 +226,8 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
             return
         logger.info("shard %s: shutdown requested: flushing and checkpointing", self._shard_id)
         self._shutting_down = True
-        self._flush_or_exit()
-        self._checkpoint(shutdown_requested_input.checkpointer, force=True)
+        if self._flush_or_exit():
+            self._checkpoint(shutdown_requested_input.checkpointer, force=True)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -228,11 +236,30 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
             raise RuntimeError("process_records before initialize")
         return self._pipeline
 
-    def _flush_or_exit(self) -> None:
+    def _flush_or_exit(self) -> bool:
+        """Flush; False (stopped, nothing to checkpoint) when another worker took the shard
+        over. Exits the process when S3 or the dead-letter queue keeps failing."""
         try:
             self._require_pipeline().flush()
+        except ShardTakenOverError as exc:
+            self._taken_over(exc)
+            return False
         except PipelineError as exc:
             self._fail(exc)
+        return True
+
+    def _taken_over(self, exc: ShardTakenOverError) -> None:
+        # The sink's fencing refused this worker's flush: a successor owns the shard (this
+        # worker was paused past its lease). Act as on lease loss: stop, checkpoint nothing,
+        # keep the process (and the daemon's other shards) running.
+        logger.warning(
+            "shard %s: another worker took the shard over (%s); stopping without "
+            "checkpointing, as on a lost lease (last checkpoint %s)",
+            self._shard_id,
+            exc,
+            self._checkpointed,
+        )
+        self._stopped = True
 
     def _fail(self, exc: Exception) -> NoReturn:
         logger.error(

@@ -2,15 +2,17 @@
 
 Configured by ``SHARDFLOW_*`` environment variables (:class:`HandlerConfig`; see the
 README), built on the first invocation and reused by the later ones of the execution
-environment. To add your own per-event processing, build a :class:`LambdaConsumer` in your
-module and point the function's handler at it::
+environment. To add your own per-event handler (the consumers' one handler contract,
+:mod:`consumers.handler`: return None to write the event, a mapping to write that envelope
+instead, raise to fail and retry it), build a :class:`LambdaConsumer` in your module and
+point the function's handler at it::
 
     from consumers.lambda_handler import LambdaConsumer
 
-    def process(event):          # consumers.Event; raise to fail (and retry) it
+    def process(event):          # consumers.Event
         notify(event.envelope["data"])
 
-    handler = LambdaConsumer(process=process)
+    handler = LambdaConsumer(handler=process)    # or its older name: process=process
 
 Only what a handler needs is imported here (powertools' batch, logger, metrics and
 idempotency, the consumer core); the local runner lives apart in ``shardflow_tools.lambda_esm``.

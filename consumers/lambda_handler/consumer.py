@@ -2,19 +2,20 @@
 
 :class:`LambdaConsumer` is the handler (``consumer(event, context)``): it holds what lives as
 long as the execution environment (configuration, AWS clients, the S3 sink, the dead-letter
-queue, the attempt counter, idempotency, observability) and runs each invocation through
-powertools' batch processing:
+queue, the consumer pipeline with its failure policy and idempotency, observability) and
+runs each invocation through powertools' batch processing with a fresh
+:class:`~consumers.lambda_handler.invocation.InvocationProcessor`:
 
-1. :class:`~consumers.lambda_handler.processor.ShardOrderedBatchProcessor` walks the
-   records with :meth:`consumers.lambda_handler.invocation.Invocation.handle_record`: each
-   Kinesis record is decoded (KPL aggregates into their events) and each event goes through
-   the processing function (``process``; idempotent on the event ``id`` when an idempotency
-   table is configured).
+1. Each Kinesis record is decoded (KPL aggregates into their events) and each event goes
+   through the user's handler (``handler``, also called ``process``: the consumers' one
+   handler contract, :mod:`consumers.handler`; idempotent on the event ``id`` when an
+   idempotency table is configured) in the consumer pipeline (:mod:`consumers.pipeline`).
 2. A poison record (corrupt aggregate, invalid envelope) goes to the dead-letter queue with
-   its payload at once: retrying cannot fix it. An event whose processing raises is
-   retried (its record and every later record of its shard are reported as failed, so
-   Lambda retries from it) until it has failed ``max_attempts`` times (counted in DynamoDB);
-   then it is dead-lettered with its payload and the shard moves on.
+   its payload at once: retrying cannot fix it. An event whose handler fails is retried
+   (its record and every later record of its shard are reported as failed, so Lambda
+   retries from it) until it has failed ``max_attempts`` times (counted in DynamoDB); then
+   it is dead-lettered with its payload and the shard moves on
+   (:class:`~consumers.failure_policy.RetryThenDeadLetter`).
 3. The events of the successful records (a prefix of each shard) are written with the
    consumer core's S3 sink in one go (:meth:`consumers.sink.ShardWriter.write_batch`):
    object keys are a function of the records' positions and positions already written by
@@ -27,19 +28,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from consumers.deadletter import DeadLetterQueue
+from consumers.failure_policy import RetryThenDeadLetter
+from consumers.handler import Handler, HandlerStep, handler_step, load_handler
 from consumers.lambda_handler import heap
 from consumers.lambda_handler.attempts import AttemptStore
 from consumers.lambda_handler.clients import Clients
 from consumers.lambda_handler.config import HandlerConfig
-from consumers.lambda_handler.idempotency import Idempotency
-from consumers.lambda_handler.invocation import Invocation
+from consumers.lambda_handler.idempotency import (
+    EventIdempotency,
+    Idempotency,
+    IdempotentHandler,
+    checked,
+)
+from consumers.lambda_handler.invocation import InvocationProcessor
 from consumers.lambda_handler.observability import (
     DEAD_LETTERED,
     FAILED,
@@ -47,36 +53,42 @@ from consumers.lambda_handler.observability import (
     PROCESSED,
     Observability,
 )
-from consumers.lambda_handler.processor import ShardOrderedBatchProcessor
-from consumers.records import Event, Origin, PoisonRecord
+from consumers.pipeline import EventPipeline
+from consumers.records import Event, PoisonRecord
 from consumers.sink import S3Sink
 from shardflow import settings
-from shardflow.imports import load_callable
 
-#: Dead-lettered events an execution environment remembers (to skip on a record retry).
-_RECENT_DEAD_LETTERS = 10_000
-
-#: The processing function: called once per event (idempotently); raise to fail the event.
-ProcessFn = Callable[[Event], Any]
+#: The processing function: the consumers' handler contract (:data:`consumers.handler.Handler`):
+#: called once per event (idempotently); None writes the event, a mapping writes that
+#: envelope instead, raising fails the event.
+ProcessFn = Handler
 
 
 def no_processing(event: Event) -> None:
     """The default processing: none beyond decoding and validation; events go to S3."""
 
 
-def _origin_key(origin: Origin) -> tuple[str, str, str, int | None]:
-    return origin.stream, origin.shard_id, origin.sequence_number, origin.sub_sequence_number
+class _DeadLetters:
+    """The consumer's dead-letter queue, built on the first poison record."""
+
+    def __init__(self, consumer: LambdaConsumer) -> None:
+        self._consumer = consumer
+
+    def send(self, poison: PoisonRecord) -> None:
+        self._consumer.dlq.send(poison)
 
 
 class LambdaConsumer:
     """The handler: ``consumer(event, context) -> {"batchItemFailures": [...]}``.
 
-    ``process`` is the per-event processing (side effects; default: the function
-    ``SHARDFLOW_PROCESSOR`` names, else none); with an idempotency table it runs at most once
-    per event ``id`` while the idempotency record lives. Raising fails the event. Everything AWS is
-    built lazily from ``clients`` (one set per execution environment); ``observability``
-    defaults to powertools Logger and EMF metrics on stdout. Thread-safe: the local runner
-    may invoke one instance from several threads at once.
+    ``handler`` (or its older name ``process``) is the per-event handler (default: the
+    function ``SHARDFLOW_PROCESSOR`` names, else none): it returns None to write the event,
+    a mapping to write that envelope instead, or raises to fail the event; with an
+    idempotency table it runs at most once per event ``id`` while the idempotency record
+    lives. Everything AWS is built lazily from ``clients`` (one set per execution
+    environment); ``observability`` defaults to powertools Logger and EMF metrics on
+    stdout. Thread-safe: the local runner may invoke one instance from several threads at
+    once.
 
     After its first invocation (clients built) the consumer freezes the process heap for
     the cyclic garbage collector (:mod:`consumers.lambda_handler.heap`), once per process;
@@ -88,11 +100,14 @@ class LambdaConsumer:
         self,
         config: HandlerConfig | None = None,
         *,
+        handler: Handler | None = None,
         process: ProcessFn | None = None,
         clients: Clients | None = None,
         observability: Observability | None = None,
         freeze_heap: bool = True,
     ) -> None:
+        if handler is not None and process is not None:
+            raise TypeError("LambdaConsumer takes handler= or its older name process=, not both")
         self.config = config or HandlerConfig.from_env()
         self._freeze_heap = freeze_heap
         self.clients = clients or Clients()
@@ -101,25 +116,38 @@ class LambdaConsumer:
             namespace=self.config.metrics_namespace,
             tracing=self.config.tracing,
         )
-        if process is None and self.config.processor:
-            process = load_callable(self.config.processor, field=settings.PROCESSOR)
-        self._process: ProcessFn = process or no_processing
+        user = handler if handler is not None else process
+        if user is None and self.config.processor:
+            user = load_handler(self.config.processor, field=settings.PROCESSOR)
         self._lock = threading.Lock()
         self._sinks: dict[str, S3Sink] = {}
         self._dlq: DeadLetterQueue | None = None
         self._attempts: AttemptStore | None = None
-        self._idempotency: Idempotency | None = None
-        if process is not None and self.config.idempotency_table:
+        self._idempotency: EventIdempotency | None = None
+        step: HandlerStep | None = None
+        if user is not None and self.config.idempotency_table:
             self._idempotency = Idempotency(
                 self.config.idempotency_table,
-                process,
+                checked(user),
                 clients=self.clients,
                 function_name=self.config.function_name,
                 ttl_seconds=self.config.idempotency_ttl_seconds,
                 in_progress_expiry_seconds=self.config.idempotency_in_progress_expiry_seconds,
             )
-        self._recent_dead_letters: OrderedDict[tuple[str, str, str, int | None], None] = (
-            OrderedDict()
+            step = IdempotentHandler(self._idempotency)
+        elif user is not None and user is not no_processing:
+            step = handler_step(user)
+        idempotency = self._idempotency
+        self._pipeline = EventPipeline(
+            dead_letters=_DeadLetters(self),
+            handler=step,
+            policy=RetryThenDeadLetter(
+                lambda: self.attempts,
+                max_attempts=self.config.max_attempts,
+                is_transient=_never if idempotency is None else idempotency.is_store_error,
+                on_dead_lettered=None if idempotency is None else idempotency.mark_dead_lettered,
+                logger=self.obs.logger,
+            ),
         )
         self._cold = True
 
@@ -173,52 +201,6 @@ class LambdaConsumer:
             )
         return self._attempts
 
-    # -- per event --------------------------------------------------------------------------
-    @property
-    def processes(self) -> bool:
-        """True when events go through a processing function (not only to S3)."""
-        return self._idempotency is not None or self._process is not no_processing
-
-    def process_event(self, event: Event) -> bool:
-        """Run the processing function for ``event`` (once per ``id`` with idempotency);
-        False when the event was dead-lettered by an earlier invocation instead."""
-        if self._idempotency is not None:
-            return self._idempotency.run(event)
-        self._process(event)
-        return True
-
-    def counts_as_attempt(self, exc: BaseException) -> bool:
-        """False for failures that are not the event's fault (another invocation holds its
-        idempotency record, or the idempotency table failed): those are retried without
-        counting, so an outage never dead-letters an event."""
-        return self._idempotency is None or not self._idempotency.is_store_error(exc)
-
-    def was_dead_lettered(self, origin: Origin) -> bool:
-        """True when this execution environment dead-lettered the event at ``origin``
-        already (a retry of its record then skips it without calling the processing)."""
-        recent = self._recent_dead_letters
-        return bool(recent) and _origin_key(origin) in recent
-
-    def mark_dead_lettered(self, event: Event) -> None:
-        """Note that ``event`` went to the dead-letter queue, so that no later invocation
-        processes it or sends it again: in the attempts table, in its idempotency record
-        (when idempotency is on) and in this execution environment's memory."""
-        self.attempts.mark_dead_lettered(event.origin)
-        if self._idempotency is not None:
-            self._idempotency.mark_dead_lettered(event)
-        self.remember_dead_lettered(event.origin)
-
-    def remember_dead_lettered(self, origin: Origin) -> None:
-        """Note a dead-lettered event for :meth:`was_dead_lettered` (bounded memory)."""
-        with self._lock:
-            self._recent_dead_letters[_origin_key(origin)] = None
-            while len(self._recent_dead_letters) > _RECENT_DEAD_LETTERS:
-                self._recent_dead_letters.popitem(last=False)
-
-    def dead_letter(self, poison: PoisonRecord) -> None:
-        """Store a poison record with its payload; raises ``DeadLetterError`` if it cannot."""
-        self.dlq.send(poison)
-
     # -- per invocation ---------------------------------------------------------------------
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
@@ -231,63 +213,58 @@ class LambdaConsumer:
             function_request_id=getattr(context, "aws_request_id", None),
             cold_start=cold,
         )
-        invocation = Invocation(self)
-        processor = ShardOrderedBatchProcessor(logger=None)
+        processor = InvocationProcessor(self._pipeline, sink=self.sink, logger=obs.logger)
         try:
             if self._idempotency is not None:
                 self._idempotency.register_context(context)
-            first = records[0] if records else {}
             with obs.segment("## shardflow.batch", records=len(records)):
                 response = process_partial_response(
                     event=event,
-                    record_handler=invocation.handle_record,
+                    record_handler=processor.handle_record,
                     processor=processor,
                     context=context,
                 )
-                written, unwritten = invocation.write(processor.success_messages)
-            if unwritten:
-                # Unwritten records precede every record the processor reported: they are
-                # the tail of the successful prefix.
-                failures: list[Any] = [{"itemIdentifier": seq} for seq in unwritten]
-                response = {"batchItemFailures": failures + list(response["batchItemFailures"])}
             failed_records = len(response.get("batchItemFailures", []))
+            parsed = processor.parsed
+            counts = processor.counts
             obs.logger.info(
                 "batch processed",
                 extra={
                     "records": len(records),
                     "failed_records": failed_records,
-                    "events_written": written,
-                    "events_failed": invocation.failed,
-                    "events_dead_lettered": invocation.dead_lettered,
-                    "shard_id": first.get("eventID", "").partition(":")[0],
+                    "events_written": processor.written,
+                    "events_failed": counts.failed,
+                    "events_dead_lettered": counts.dead_lettered,
+                    "shard_id": parsed[0].shard_id if parsed else "",
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
-            self._publish(invocation, records, failed_records)
+            self._publish(processor, failed_records)
             return dict(response)
         finally:
             obs.unbind()
             if cold and self._freeze_heap:
                 heap.freeze_once()
 
-    def _publish(
-        self, invocation: Invocation, records: Sequence[dict[str, Any]], failed_records: int
-    ) -> None:
+    def _publish(self, processor: InvocationProcessor, failed_records: int) -> None:
         age_ms = None
         stream = ""
-        if records:
-            last = records[-1]
-            arrival = last.get("kinesis", {}).get("approximateArrivalTimestamp")
-            if arrival is not None:
-                age_ms = max(0.0, (time.time() - float(arrival)) * 1000)
-            stream = last.get("eventSourceARN", "").rpartition(":stream/")[2]
+        if processor.parsed:
+            last = processor.parsed[-1]
+            age_ms = max(0.0, (time.time() - last.arrival_time.timestamp()) * 1000)
+            stream = last.stream
+        counts = processor.counts
         self.obs.publish(
             {
-                PROCESSED: invocation.processed,
-                FAILED: invocation.failed,
-                DEAD_LETTERED: invocation.dead_lettered,
+                PROCESSED: processor.processed,
+                FAILED: counts.failed,
+                DEAD_LETTERED: counts.dead_lettered,
                 FAILED_RECORDS: failed_records,
             },
             iterator_age_ms=age_ms,
             dimensions={"stream": stream} if stream else {},
         )
+
+
+def _never(_exc: BaseException) -> bool:
+    return False

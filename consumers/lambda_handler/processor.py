@@ -14,17 +14,22 @@ checkpointed.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.base import FailureResponse, SuccessResponse
 
+from consumers.errors import RecordShapeError
 from consumers.lambda_handler.errors import ShardCircuitBreakerError
+from consumers.records import KinesisRecord
 
 
 def shard_of(record: dict[str, Any]) -> tuple[str, str]:
-    """(event source ARN, shard id) of a Lambda Kinesis record."""
-    return record.get("eventSourceARN", ""), record.get("eventID", "").partition(":")[0]
+    """(stream, shard id) of a Lambda Kinesis record, as :meth:`KinesisRecord.from_lambda`
+    reads them (:class:`~consumers.errors.RecordShapeError` for a malformed record)."""
+    parsed = KinesisRecord.from_lambda(record)
+    return parsed.stream, parsed.shard_id
 
 
 class ShardOrderedBatchProcessor(BatchProcessor):
@@ -48,7 +53,14 @@ class ShardOrderedBatchProcessor(BatchProcessor):
         self._failed_shards: set[tuple[str, str]] = set()
 
     def _process_record(self, record: dict[str, Any]) -> SuccessResponse | FailureResponse:
-        shard = shard_of(record)
+        try:
+            shard = self._shard_of(record)
+        except RecordShapeError:
+            # Not a Kinesis record (a wiring error): it fails, its shard cannot be told.
+            return self.failure_handler(
+                record=self._to_batch_type(record, event_type=self.event_type),
+                exception=sys.exc_info(),
+            )
         if shard in self._failed_shards:
             return self.failure_handler(
                 record=self._to_batch_type(record, event_type=self.event_type),
@@ -58,6 +70,11 @@ class ShardOrderedBatchProcessor(BatchProcessor):
         if result[0] == "fail":
             self._failed_shards.add(shard)
         return result
+
+    def _shard_of(self, record: dict[str, Any]) -> tuple[str, str]:
+        """The key a failure stops: (stream, shard id). A subclass that needs the record
+        parsed anyway overrides this to parse it once."""
+        return shard_of(record)
 
     def _prepare(self) -> None:
         self._failed_shards.clear()

@@ -1,26 +1,13 @@
-"""Errors of the local event-source-mapping runner."""
+"""Errors of the local event-source-mapping runner, in the consumers' exception tree."""
 
 from __future__ import annotations
 
-from shardflow.errors import ShardflowError
+from consumers.errors import ConsumerError
+from shardflow import errors as _core
 
 
-class MappingError(ShardflowError):
+class MappingError(ConsumerError):
     """Base class of the runner's errors; carries the stream and shard when known."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        stream: str | None = None,
-        shard_id: str | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        where = "/".join(part for part in (stream, shard_id) if part)
-        super().__init__(f"{where}: {message}" if where else message)
-        self.stream = stream
-        self.shard_id = shard_id
-        self.error_code = error_code
 
 
 class CheckpointError(MappingError):
@@ -31,8 +18,9 @@ class CheckpointConflictError(CheckpointError):
     """Another runner wrote this shard's checkpoint since we read it: we no longer own it."""
 
 
-class StreamNotFoundError(MappingError):
-    """The stream does not exist (or is not ACTIVE) at the endpoint."""
+class StreamNotFoundError(MappingError, _core.StreamNotFoundError):
+    """The stream does not exist (or is not ACTIVE) at the endpoint: the one
+    :class:`shardflow.errors.StreamNotFoundError`, as a :class:`MappingError`."""
 
 
 class HandlerImportError(MappingError):

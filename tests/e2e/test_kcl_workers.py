@@ -198,7 +198,7 @@ def _freeze(fleet: Fleet) -> None:
         "SIGSTOP: settled while worker-3 is frozen", fleet.settle("while worker-3 is frozen")
     )
     log_before = len(worker.daemon.log.read_bytes())
-    worker.may_exit = True  # fenced, it may stop (a processor exit ends its daemon)
+    # Fenced, its processor stops as on a lost lease: the worker itself keeps running.
     worker.stop_group(signal.SIGCONT)
     fleet.note("SIGSTOP: worker-3 frozen for", time.monotonic() - since)
     fleet.note(

@@ -432,3 +432,61 @@ def test_a_dead_lettered_event_is_not_processed_later_when_its_aggregate_comes_a
     assert recovered.runs == Counter({"e3": 1})
     assert [letter["reason"] for letter in handler_env.dead_letters()] == ["handler_failed"]
     assert [r["id"] for r in handler_env.output()] == ["e1", "e3"]
+
+
+def test_metric_stream_dimension_is_the_stream_name_for_an_enhanced_fan_out_arn(
+    handler_env: Any, events: Any, context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A registered (enhanced fan-out) consumer's ARN goes on after the stream name.
+    event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
+    for record in event["Records"]:
+        record["eventSourceARN"] += "/consumer/efo-reader:1764000000"
+    assert handler_env.consumer()(event, context) == {"batchItemFailures": []}
+    [doc] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert doc["stream"] == handler_env.stream
+    assert [r["stream"] for r in handler_env.output()] == [handler_env.stream]
+
+
+def test_a_handler_returning_a_mapping_writes_it_and_a_replay_writes_the_same(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    # The one handler contract, as the KCL's: a mapping is written instead of the event.
+    # Under idempotency the stored result is that envelope, so a replay whose record was
+    # not written (a later event of its aggregate failed) writes the replacement too.
+    runs: Counter[str] = Counter()
+
+    def enrich(event: Any) -> Any:
+        runs[event.id] += 1
+        if event.id == "e2" and runs["e2"] == 1:
+            raise RuntimeError("not yet")
+        return {**event.envelope, "type": "enriched", "data": {"run": runs[event.id]}}
+
+    from consumers.lambda_handler import LambdaConsumer
+
+    event = events.kinesis_event([("a", events.aggregate(["e1", "e2"]))], stream=handler_env.stream)
+    consumer = LambdaConsumer(handler_env.config, handler=enrich, clients=handler_env.clients)
+    assert failed_seqs(consumer(event, context)) == seqs(event)  # e2 failed once
+    assert consumer(event, context) == {"batchItemFailures": []}
+    rows = handler_env.output()
+    assert [(r["id"], r["type"]) for r in rows] == [("e1", "enriched"), ("e2", "enriched")]
+    assert runs == Counter({"e1": 1, "e2": 2})  # e1's stored result was written, not rerun
+    data = rows[0]["data"]
+    assert (json.loads(data) if isinstance(data, str) else data) == {"run": 1}
+
+
+def test_a_handler_result_that_cannot_be_written_fails_then_dead_letters_the_event(
+    handler_env: Any, events: Any, context: Any
+) -> None:
+    event = events.kinesis_event(
+        [("a", events.envelope("e1")), ("b", events.envelope("e2"))], stream=handler_env.stream
+    )
+    consumer = handler_env.consumer(
+        lambda e: {"id": e.id} if e.id == "e1" else None, idempotency_table=None
+    )
+    for _ in range(handler_env.config.max_attempts - 1):
+        assert failed_seqs(consumer(event, context)) == seqs(event)
+    assert consumer(event, context) == {"batchItemFailures": []}
+    [letter] = handler_env.dead_letters()
+    assert letter["reason"] == "handler_failed"
+    assert "invalid envelope" in letter["error"]
+    assert [r["id"] for r in handler_env.output()] == ["e2"]

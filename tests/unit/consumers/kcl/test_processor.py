@@ -9,6 +9,7 @@ import pytest
 from amazon_kclpy import messages
 
 from consumers import Event, Origin, Position
+from consumers.errors import FencedError
 from consumers.kcl.config import ProcessorConfig
 from consumers.kcl.processor import EXIT_UNEXPECTED, KclRecordProcessor
 from consumers.kcl.testing import kcl_record
@@ -96,3 +97,30 @@ def test_idle_flush_waits_until_the_daemon_reports_the_shard_caught_up() -> None
     assert writer.idle_checks == 0
     assert _process(processor, 0, behind=None).calls == [("102", 0)]
     assert writer.idle_checks == 1
+
+
+class _FencedWriter(_Writer):
+    """A writer whose flushes the sink refuses: another writer took the shard over."""
+
+    def flush(self) -> Any:
+        if self.buffered:
+            first, last = self.buffered[0].origin.position, self.buffered[-1].origin.position
+            raise FencedError("another writer took the shard over", stream="s",
+                              shard_id=SHARD, first=first, last=last)  # fmt: skip
+
+
+def test_a_fenced_flush_stops_the_shard_like_a_lost_lease() -> None:
+    # A worker paused past its lease wakes and flushes: the sink refuses it. The processor
+    # must neither checkpoint nor exit (the daemon's other shards go on), and ignore the
+    # records the daemon still delivers until it says the lease is gone.
+    writer = _FencedWriter()
+    processor = _processor(writer)
+    assert _process(processor, 3, behind=5_000).calls == []
+    assert _process(processor, 0, behind=None).calls == []  # the idle flush is refused
+    assert writer.durable is None
+    later = _process(processor, 2, behind=None)
+    assert later.calls == []
+    assert len(writer.buffered) == 3, "records after the refusal reached the writer"
+    cp = _Checkpointer()
+    messages.ShutdownRequestedInput({"action": "shutdownRequested"}).dispatch(cp, processor)
+    assert cp.calls == []

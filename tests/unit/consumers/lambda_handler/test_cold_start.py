@@ -70,3 +70,18 @@ def test_malformed_variable_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(settings.MAX_ATTEMPTS, "three")
     with pytest.raises(ConfigError, match=settings.MAX_ATTEMPTS):
         HandlerConfig.from_env()
+
+
+def test_handler_and_its_older_name_process_are_one_argument() -> None:
+    from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer
+
+    def handle(_event: object) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="not both"):
+        LambdaConsumer(
+            HandlerConfig(dlq_url="q", idempotency_table=None),
+            handler=handle,
+            process=handle,
+            clients=Clients(s3=object(), sqs=object(), dynamodb=object()),
+        )
