@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from producers.exceptions import (
-    InvalidEventError,
+    InvalidEnvelopeError,
     InvalidExplicitHashKeyError,
     InvalidPartitionKeyError,
     ProducerError,
@@ -18,7 +18,7 @@ from producers.exceptions import (
     SerializationError,
 )
 from shardflow import envelope
-from shardflow.errors import InvalidEnvelopeError
+from shardflow.errors import InvalidEnvelopeError as CoreInvalidEnvelopeError
 from shardflow.hashing import MAX_PARTITION_KEY_LENGTH, parse_explicit_hash_key
 
 __all__ = [
@@ -39,7 +39,7 @@ def serialise(event: object, *, source: str, stream: str) -> bytes:
     if isinstance(event, Mapping):
         try:
             return envelope.encode_event(event, default_source=source)
-        except (TypeError, InvalidEnvelopeError) as exc:
+        except (TypeError, CoreInvalidEnvelopeError) as exc:
             raise event_error(exc, stream=stream) from exc
     raise SerializationError(
         "event must be a mapping (sent in the envelope) or bytes (sent as-is), "
@@ -51,8 +51,8 @@ def serialise(event: object, *, source: str, stream: str) -> bytes:
 
 def event_error(exc: Exception, *, stream: str) -> ProducerError:
     """The producer's error for an event the envelope or orjson refused."""
-    if isinstance(exc, InvalidEnvelopeError):
-        return InvalidEventError(str(exc), field=exc.field or "event", stream=stream)
+    if isinstance(exc, CoreInvalidEnvelopeError):
+        return InvalidEnvelopeError(str(exc), field=exc.field or "event", stream=stream)
     return SerializationError(
         f"event cannot be serialised to JSON ({exc}); events may hold str, int, float, "
         "bool, None, dict, list, tuple, datetime, date, UUID, enum and dataclass values",
