@@ -242,11 +242,15 @@ def _check_given(event_id: object, event_time: object, source: object) -> None:
     """The consumers' rules (:func:`parse`, :func:`time_of`) for the attributes a caller
     gave (None or an empty string is filled in), plus the values orjson writes as the
     strings consumers need: a UUID ``id``, an aware datetime ``time``."""
-    if _given(event_id) and not isinstance(event_id, UUID):
+    # Exact strings (the common case) are checked inline: this runs for every such event.
+    if event_id.__class__ is not str and _given(event_id) and not isinstance(event_id, UUID):
         _check_string("id", event_id)
-    if _given(source):
+    if source.__class__ is not str and _given(source):
         _check_string("source", source)
-    if isinstance(event_time, datetime):
+    if event_time.__class__ is str:
+        if event_time:
+            _time(event_time)
+    elif isinstance(event_time, datetime):
         if event_time.utcoffset() is None:
             raise InvalidEnvelopeError(
                 f"envelope attribute 'time' is a datetime without a UTC offset "
@@ -312,6 +316,7 @@ def _time(value: object) -> datetime:
 # the time.
 _MIDDLES: dict[tuple[str, str], bytes] = {}
 _time_ns: Final = time.time_ns
+_dumps: Final = orjson.dumps
 _MIDDLES_LIMIT: Final = 4096
 
 
@@ -323,9 +328,7 @@ def _middle(source: str, etype: str) -> bytes:
     return middle
 
 
-def encode_event(
-    event: Mapping[str, Any], default_source: str, *, now_ms: int | None = None
-) -> bytes:
+def encode_event(event: Mapping[str, Any], default_source: str, now_ms: int | None = None) -> bytes:
     """``encode(build(event, default_source=...))`` in one step, byte for byte.
 
     The common shapes (``{type, data}`` and ``{type, source, data}`` with string values)
@@ -355,7 +358,7 @@ def encode_event(
             if ms > state[0] or n >> 12 != state[1]:
                 state = _ids.advance_json(ms, n >> 12)
             return b"".join(
-                (state[2], _HEX3[n & 0xFFF], middle, state[3], orjson.dumps(event["data"]), b"}")
+                (state[2], _HEX3[n & 0xFFF], middle, state[3], _dumps(event["data"]), b"}")
             )
     return orjson.dumps(build(event, default_source=default_source))
 
