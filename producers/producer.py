@@ -51,7 +51,6 @@ from producers.exceptions import (
     FlushTimeoutError,
     ProducerClosedError,
     ProducerError,
-    RecordExpiredError,
 )
 from producers.futures import FailedRecord, RecordFuture
 from producers.metrics import Metric, MetricsCollector, guarded
@@ -465,7 +464,8 @@ class EventProducer:
     def _send(self, entries: list[Entry], expired: list[tuple[ShardBatcher, Entry]]) -> None:
         outcomes = Outcomes()
         for _owner, entry in expired:
-            outcomes.failed.append((entry, self._expired_error(entry)))
+            ttl = self._config.record_ttl
+            outcomes.failed.append((entry, expired_error(entry, ttl=ttl, stream=self._stream)))
         if not entries:
             self._apply(outcomes, freed=(), in_flight_done=False)
             return
@@ -507,9 +507,6 @@ class EventProducer:
         if decided.retry:
             self._metrics.increment(Metric.RETRIES, len(decided.retry))
         self._apply(decided, freed=entries, in_flight_done=True)
-
-    def _expired_error(self, entry: Entry) -> RecordExpiredError:
-        return expired_error(entry, ttl=self._config.record_ttl, stream=self._stream)
 
     def _abandon_error(self) -> ProducerClosedError:
         return ProducerClosedError(
