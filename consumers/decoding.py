@@ -18,13 +18,10 @@ this module only decides what a failure of either means.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from consumers.records import Event, KinesisRecord, Origin, PoisonRecord
 from shardflow import envelope, kpl
 from shardflow.errors import InvalidEnvelopeError, WireFormatError
-
-_fromisoformat = datetime.fromisoformat
 
 #: One decoded item: an event to process, or a poison record to dead-letter.
 Decoded = Event | PoisonRecord
@@ -84,22 +81,6 @@ def decode_user_record(data: bytes, origin: Origin) -> Decoded:
     record. For callers that de-aggregated already."""
     try:
         env = envelope.parse(data)
-        raw_time = env.get("time")
-        if raw_time is None:
-            return Event(env, origin, data, None)
-        if not isinstance(raw_time, str):
-            raise InvalidEnvelopeError(
-                f"envelope attribute 'time' must be an RFC 3339 string, "
-                f"got {type(raw_time).__name__}",
-                field="time",
-            )
-        try:
-            # Fast path: what producers write ("…Z") parses straight to UTC.
-            parsed = _fromisoformat(raw_time)
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is not UTC:
-            parsed = envelope.parse_time(raw_time)  # other offsets, or the precise error
-        return Event(env, origin, data, parsed)
+        return Event(env, origin, data, envelope.time_of(env))
     except InvalidEnvelopeError as exc:
         return PoisonRecord(origin, data, "invalid_envelope", str(exc))

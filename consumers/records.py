@@ -21,7 +21,6 @@ from typing import Any, Final, Literal, NamedTuple
 
 from consumers.errors import RecordShapeError
 from shardflow import envelope as _envelope
-from shardflow.errors import InvalidEnvelopeError
 
 #: Why a record was dead-lettered.
 PoisonReason = Literal["corrupt_aggregate", "invalid_envelope", "handler_failed"]
@@ -137,7 +136,7 @@ class Event(NamedTuple):
         Raises :class:`~shardflow.errors.InvalidEnvelopeError` when ``time`` is present but
         not an RFC 3339 timestamp with an offset.
         """
-        return cls(envelope, origin, raw, _event_time(envelope))
+        return cls(envelope, origin, raw, _envelope.time_of(envelope))
 
     @property
     def id(self) -> str:
@@ -155,17 +154,6 @@ class Event(NamedTuple):
     def event_time(self) -> datetime:
         """The time the sink partitions by: the envelope's ``time``, else the arrival time."""
         return self.time if self.time is not None else self.origin.arrival_time
-
-
-def _event_time(envelope: Mapping[str, Any]) -> datetime | None:
-    value = envelope.get("time")
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidEnvelopeError(
-            f"time must be an RFC 3339 string, got {type(value).__name__}", field="time"
-        )
-    return _envelope.parse_time(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ dropped silently.
         │   ├── RecordTooLargeError    size, limit
         │   ├── SerializationError                      (also TypeError)
         │   └── InvalidEventError
+        │       └── InvalidEnvelopeError  (also shardflow.errors.InvalidEnvelopeError)
         ├── ProducerClosedError
         ├── StreamNotFoundError           (also shardflow.errors.StreamNotFoundError)
         ├── BufferFullError            limit, timeout
@@ -29,12 +30,14 @@ from __future__ import annotations
 from typing import Any
 
 from shardflow import errors as _core
+from shardflow.errors import InvalidEnvelopeError as _CoreInvalidEnvelopeError
 from shardflow.errors import ShardflowError
 
 __all__ = [
     "BufferFullError",
     "DeliveryError",
     "FlushTimeoutError",
+    "InvalidEnvelopeError",
     "InvalidEventError",
     "InvalidExplicitHashKeyError",
     "InvalidPartitionKeyError",
@@ -98,6 +101,18 @@ class SerializationError(InvalidRecordError, TypeError):
 
 class InvalidEventError(InvalidRecordError):
     """The event is not a valid envelope (for example it has no string ``type``)."""
+
+
+class InvalidEnvelopeError(InvalidEventError, _CoreInvalidEnvelopeError):
+    """The envelope breaks a rule every consumer checks; ``field`` names the attribute.
+
+    ``id``, ``source`` and ``type`` must be non-empty strings and ``time`` an RFC 3339
+    timestamp with a UTC offset (see :mod:`shardflow.envelope`): a consumer would
+    dead-letter the event as ``invalid_envelope``, so ``put`` refuses it instead. It is
+    also a :class:`shardflow.errors.InvalidEnvelopeError`, the error consumers report.
+    """
+
+    field: str
 
 
 class ProducerClosedError(ProducerError):

@@ -3,7 +3,7 @@
 A future is created for every ``put`` and completed exactly once, with a
 :class:`PutResult` or with the :class:`~producers.ProducerError` that ended the record's
 delivery. Futures are deliberately lighter than :class:`concurrent.futures.Future`: the
-producer creates hundreds of thousands per second, so a future is four slots, its wait
+producer creates hundreds of thousands per second, so a future is three slots, its wait
 event is created only when somebody actually waits, and all the futures of one Kinesis
 record are completed together under one module-level lock (one acquisition per record
 batch, not per event).
@@ -65,6 +65,16 @@ class _Delivery:
 _Callback = Callable[["RecordFuture"], object]
 
 
+class _Listeners:
+    """Who waits for a future: created on the rare path, so a future has one slot for it."""
+
+    __slots__ = ("callbacks", "waiter")
+
+    def __init__(self) -> None:
+        self.waiter: threading.Event | None = None
+        self.callbacks: list[_Callback] = []
+
+
 class RecordFuture:
     """The outcome of one ``put``: :meth:`result` blocks until the record is delivered.
 
@@ -73,14 +83,13 @@ class RecordFuture:
     'shardId-000000000001'
     """
 
-    __slots__ = ("_callbacks", "_outcome", "_sub", "_waiter")
+    __slots__ = ("_listeners", "_outcome", "_sub")
 
     def __init__(self) -> None:
         self._outcome: _Delivery | ProducerError | None = None
         # Index inside the aggregate; set by the batcher when the record is added.
         self._sub = 0
-        self._waiter: threading.Event | None = None
-        self._callbacks: list[_Callback] | None = None
+        self._listeners: _Listeners | None = None
 
     def __repr__(self) -> str:
         outcome = self._outcome
@@ -102,9 +111,12 @@ class RecordFuture:
             outcome = self._outcome
             if outcome is not None:
                 return outcome
-            if self._waiter is None:
-                self._waiter = threading.Event()
-            waiter = self._waiter
+            listeners = self._listeners
+            if listeners is None:
+                listeners = self._listeners = _Listeners()
+            if listeners.waiter is None:
+                listeners.waiter = threading.Event()
+            waiter = listeners.waiter
         if not waiter.wait(timeout):
             raise TimeoutError(f"record not completed within {timeout} s")
         outcome = self._outcome
@@ -140,9 +152,9 @@ class RecordFuture:
         """
         with _LOCK:
             if self._outcome is None:
-                if self._callbacks is None:
-                    self._callbacks = []
-                self._callbacks.append(fn)
+                if self._listeners is None:
+                    self._listeners = _Listeners()
+                self._listeners.callbacks.append(fn)
                 return
         _run_callback(fn, self)
 
@@ -160,7 +172,7 @@ def complete(futures: Iterable[RecordFuture], outcome: _Delivery | ProducerError
     with _LOCK:
         for fut in futures:
             fut._outcome = outcome
-            if fut._waiter is not None or fut._callbacks is not None:
+            if fut._listeners is not None:
                 if woken is None:
                     woken = []
                 woken.append(fut)
@@ -170,10 +182,13 @@ def complete(futures: Iterable[RecordFuture], outcome: _Delivery | ProducerError
 
 def _wake(futures: list[RecordFuture]) -> None:
     for fut in futures:
-        if fut._waiter is not None:
-            fut._waiter.set()
-        callbacks, fut._callbacks = fut._callbacks, None
-        for fn in callbacks or ():
+        listeners = fut._listeners
+        assert listeners is not None  # complete() wakes only futures with listeners
+        if listeners.waiter is not None:
+            listeners.waiter.set()
+        # Callbacks run once: a callback added from now on runs at once (done).
+        callbacks, listeners.callbacks = listeners.callbacks, []
+        for fn in callbacks:
             _run_callback(fn, fut)
 
 

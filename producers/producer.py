@@ -10,6 +10,11 @@ queue for a retry after a backoff. Every future completes: with a
 :class:`~producers.PutResult`, or with the error that ended the record (non-retryable
 error code, time to live exceeded, stream deleted, producer closed before delivery).
 
+``put`` and ``put_many`` share one preparation step
+(:func:`~producers.validation.record_preparer`: serialise, validate, size) and one
+buffering step (:meth:`EventProducer._buffer`: reserve room in the
+:class:`~producers.buffer.ByteBudget`, route to the predicted shard's batcher).
+
 Resharding: when PutRecords reports a shard other than the predicted one, the producer
 waits for its in-flight calls to finish, reloads the shard list (ListShards) and moves the
 records buffered for shards that no longer take writes to the shards that now own their
@@ -18,7 +23,8 @@ not owning all its records is split up: records inside the receiving shard's has
 are complete there; the others are sent again to their own shard, because the KCL
 discards de-aggregated records outside the shard's range. Consumers that do not filter
 (``aws_kinesis_agg`` in a Lambda) then see those records twice, with the same envelope
-``id`` to de-duplicate on.
+``id`` to de-duplicate on. When and how is :mod:`producers.resharding`'s; this module runs
+the ListShards call and installs the result.
 """
 
 from __future__ import annotations
@@ -35,33 +41,24 @@ from typing import Any, Final, TypeAlias
 
 from producers import futures as _futures
 from producers.batching import Entry, RequestLimits, ShardBatcher, make_batcher, plan_request
-from producers.buffer import ByteBudget
+from producers.buffer import WAKE, ByteBudget
 from producers.client import EntryOutcome, StreamClient, default_kinesis_client
 from producers.config import ProducerConfig
-from producers.delivery import Delivered, Outcomes, classify, expired_error
+from producers.delivery import Outcomes, classify, expired_error
 from producers.exceptions import (
     BufferFullError,
     DeliveryError,
     FlushTimeoutError,
     ProducerClosedError,
     ProducerError,
-    RecordExpiredError,
 )
 from producers.futures import FailedRecord, RecordFuture
 from producers.metrics import Metric, MetricsCollector, guarded
 from producers.rate_limit import ShardRateLimiter
-from producers.resharding import redistribute
+from producers.resharding import ShardMapRefresh, Step
 from producers.retry import Backoff
 from producers.shard_map import PredictedShards
-from producers.validation import (
-    checked_partition_key,
-    event_error,
-    explicit_hash,
-    serialise,
-    too_large,
-)
-from shardflow import envelope
-from shardflow.errors import InvalidEnvelopeError
+from producers.validation import Prepared, record_preparer
 
 __all__ = ["Event", "EventProducer"]
 
@@ -70,12 +67,8 @@ logger = logging.getLogger(__name__)
 #: What ``put`` accepts: an event mapping (wrapped in the envelope) or raw bytes (as-is).
 Event: TypeAlias = Mapping[str, Any] | bytes | bytearray | memoryview
 
-_encode_event: Final = envelope.encode_event
 _monotonic: Final = time.monotonic
 _time_ns: Final = time.time_ns
-_NEVER: Final = 1 << 62
-#: A shard's ``not_before`` while it waits for a shard map refresh.
-_BLOCKED: Final = math.inf
 
 # Producers still open at interpreter exit are closed (flushed) then.
 _OPEN: weakref.WeakSet[EventProducer] = weakref.WeakSet()
@@ -144,12 +137,10 @@ class EventProducer:
             max_buffer_time=cfg.max_buffer_time,
             record_ttl=cfg.record_ttl,
         )
-        # Hot-path copies of settings.
-        self._source = cfg.source
-        self._max_record_bytes = cfg.max_record_bytes
+        self._prepare = record_preparer(
+            source=cfg.source, stream=stream, max_record_bytes=cfg.max_record_bytes
+        )
         self._put_timeout = cfg.put_timeout
-        self._request_bytes_trigger = cfg.max_request_bytes
-        self._request_records_trigger = cfg.max_batch_records
 
         predicted = self._load_shards()
         self._lock = threading.Lock()
@@ -157,6 +148,7 @@ class EventProducer:
         self._room = threading.Condition(self._lock)  # put() waits here for buffer room
         self._drained = threading.Condition(self._lock)  # flush()/close() wait here
         self._budget = ByteBudget(cfg.max_buffer_bytes, self._room, stream=stream)
+        self._wake_after_one_request()
         self._predicted = predicted
         self._key_cache = predicted.cache
         self._batchers: list[ShardBatcher] = [
@@ -171,17 +163,8 @@ class EventProducer:
         self._drain_waiters = 0
         self._in_flight = 0
         self._sleepers = 0  # sender threads waiting with no deadline
-        # put() wakes a sender when the buffer reaches these (a full request may be ready);
-        # each plan moves them one request further.
-        self._trigger_bytes = cfg.max_request_bytes
-        self._trigger_records = cfg.max_batch_records if not cfg.aggregation else _NEVER
         self._round_robin = 0
-        self._refresh_pending = False
-        self._refreshing = False
-        self._last_refresh = _monotonic()
-        # Least time until the next refresh: the interval, longer after failed refreshes.
-        self._refresh_delay = cfg.shard_map_refresh_interval
-        self._misplaced: list[tuple[Entry, EntryOutcome]] = []
+        self._resharding = ShardMapRefresh(cfg.shard_map_refresh_interval, _monotonic())
 
         self._threads = [
             threading.Thread(
@@ -216,7 +199,7 @@ class EventProducer:
         """Records put and not yet completed (delivered or failed)."""
         return self._budget.records
 
-    def put(  # noqa: PLR0912 - the hot path stays in one function: calls cost here
+    def put(
         self,
         event: Event,
         partition_key: str,
@@ -230,68 +213,19 @@ class EventProducer:
         as they are. Raises, without buffering anything: :class:`InvalidPartitionKeyError`
         (empty, longer than 256 characters, not a string),
         :class:`InvalidExplicitHashKeyError`, :class:`RecordTooLargeError` (data plus key
-        over ``max_record_bytes``), :class:`SerializationError`, :class:`InvalidEventError`,
-        :class:`ProducerClosedError`, and :class:`BufferFullError` after blocking
-        ``put_timeout`` seconds on a full buffer.
+        over ``max_record_bytes``), :class:`SerializationError`,
+        :class:`InvalidEnvelopeError` (an ``id``, ``source``, ``type`` or ``time`` a
+        consumer would reject; an :class:`InvalidEventError`), :class:`ProducerClosedError`,
+        and :class:`BufferFullError` after blocking ``put_timeout`` seconds on a full buffer.
         """
-        if event.__class__ is dict:
-            try:
-                data = _encode_event(event, self._source)
-            except (TypeError, InvalidEnvelopeError) as exc:
-                raise event_error(exc, stream=self._stream) from exc
-        else:
-            data = serialise(event, source=self._source, stream=self._stream)
-        if (
-            partition_key.__class__ is str
-            and 0 < len(partition_key) <= 256
-            and partition_key.isascii()
-        ):
-            nbytes = len(data) + len(partition_key)
-        else:
-            partition_key, key_bytes = checked_partition_key(partition_key, stream=self._stream)
-            nbytes = len(data) + key_bytes
-        if nbytes > self._max_record_bytes:
-            raise too_large(nbytes, self._max_record_bytes, stream=self._stream)
-        hash_value = None
-        if explicit_hash_key is not None:
-            hash_value, explicit_hash_key = explicit_hash(explicit_hash_key, stream=self._stream)
+        record = self._prepare(event, partition_key, explicit_hash_key, None)
         future = RecordFuture()
         with self._lock:
             if self._closed:
                 raise self._closed_error()
-            budget = self._budget
-            if budget.used + nbytes > budget.limit and budget.used:
-                self._wait_for_room(nbytes)
-            else:
-                budget.used += nbytes
-                budget.records += 1
-            try:
-                if hash_value is None:
-                    index = self._key_cache.get(partition_key)
-                    if index is None:
-                        index = self._predicted.index_for_key(partition_key)
-                else:
-                    index = self._predicted.index_for_hash(hash_value)
-                batcher = self._batchers[index]
-                if self._sleepers and batcher.empty:
-                    self._work.notify()  # start the max_buffer_time clock of a sleeping sender
-                sealed = batcher.add(partition_key, data, explicit_hash_key, future, nbytes)
-            except BaseException:
-                self._release(nbytes, 1)  # a bug must not leave phantom bytes behind
-                raise
-            if sealed or (
-                budget.used >= self._trigger_bytes or budget.records >= self._trigger_records
-            ):
-                self._trigger_bytes = self._trigger_records = _NEVER
+            if self._buffer(record, future):
                 self._work.notify()
         return future
-
-    def _wait_for_room(self, nbytes: int) -> None:
-        # Lock held; blocks (releasing it) until the budget has room, then reserves it.
-        self._budget.reserve(nbytes, 1, self._put_timeout)
-        if self._closed:  # closed while we waited
-            self._release(nbytes, 1)
-            raise self._closed_error()
 
     def put_many(
         self,
@@ -304,92 +238,74 @@ class EventProducer:
         acquisition, which is what makes this faster than calling :meth:`put` in a loop.
         Backpressure applies per record; see :class:`BufferFullError` for a full buffer.
         """
-        prepared: list[tuple[str, bytes, str | None, int, int | None]] = []
-        encode_event, source = _encode_event, self._source
-        max_bytes = self._max_record_bytes
+        prepare = self._prepare
+        prepared: list[Prepared] = []
         now_ms = 0
         for i, record in enumerate(records):
             if not i & 1023:  # one clock read per 1,024 envelopes (hot path)
                 now_ms = _time_ns() // 1_000_000
-            event, partition_key = record[0], record[1]
-            explicit_hash_key = record[2] if len(record) > 2 else None
             try:
-                if event.__class__ is dict:
-                    try:
-                        data = encode_event(event, source, now_ms=now_ms)
-                    except (TypeError, InvalidEnvelopeError) as exc:
-                        raise event_error(exc, stream=self._stream) from exc
-                else:
-                    data = serialise(event, source=self._source, stream=self._stream)
-                if (
-                    partition_key.__class__ is str
-                    and 0 < len(partition_key) <= 256
-                    and partition_key.isascii()
-                ):
-                    nbytes = len(data) + len(partition_key)
-                else:
-                    partition_key, key_bytes = checked_partition_key(
-                        partition_key, stream=self._stream
-                    )
-                    nbytes = len(data) + key_bytes
-                if nbytes > max_bytes:
-                    raise too_large(nbytes, self._max_record_bytes, stream=self._stream)
-                hash_value = None
-                if explicit_hash_key is not None:
-                    hash_value, explicit_hash_key = explicit_hash(
-                        explicit_hash_key, stream=self._stream
-                    )
+                prepared.append(
+                    prepare(record[0], record[1], record[2] if len(record) > 2 else None, now_ms)
+                )
             except ProducerError as exc:
                 exc.args = (f"record {i}: {exc.args[0]}",)
                 raise
-            prepared.append((partition_key, data, explicit_hash_key, nbytes, hash_value))
-        return self._buffer_prepared(prepared)
-
-    def _buffer_prepared(
-        self, prepared: Sequence[tuple[str, bytes, str | None, int, int | None]]
-    ) -> list[RecordFuture]:
         out: list[RecordFuture] = []
+        wake = False
         with self._lock:
             if self._closed:
                 raise self._closed_error()
-            budget = self._budget
-            batchers = self._batchers
-            key_cache = self._key_cache
-            notify = self._sleepers > 0
-            for partition_key, data, explicit_hash_key, nbytes, hash_value in prepared:
-                if budget.used + nbytes > budget.limit and budget.used:
-                    self._work.notify_all()  # what is buffered so far may be due
-                    try:
-                        self._wait_for_room(nbytes)
-                    except BufferFullError as exc:
-                        exc.accepted = out
-                        raise
-                    batchers, key_cache = self._batchers, self._key_cache  # may be refreshed
-                else:
-                    budget.used += nbytes
-                    budget.records += 1
-                future = RecordFuture()
-                try:
-                    if hash_value is None:
-                        index = key_cache.get(partition_key)
-                        if index is None:
-                            index = self._predicted.index_for_key(partition_key)
-                    else:
-                        index = self._predicted.index_for_hash(hash_value)
-                    if batchers[index].add(partition_key, data, explicit_hash_key, future, nbytes):
-                        notify = True
-                except BaseException:
-                    self._release(nbytes, 1)
-                    raise
-                out.append(future)
-            if (
-                notify
-                or budget.used >= self._trigger_bytes
-                or budget.records >= self._trigger_records
-            ):
-                self._trigger_bytes = self._trigger_records = _NEVER
+            buffer = self._buffer
+            try:
+                for one in prepared:
+                    future = RecordFuture()
+                    if buffer(one, future):
+                        wake = True
+                    out.append(future)
+            except BufferFullError as exc:
+                exc.accepted = out
+                raise
+            if wake:
                 self._work.notify_all()
         return out
+
+    def _buffer(self, record: Prepared, future: RecordFuture) -> bool:
+        """Buffer one prepared record (lock held); True when a sender thread should wake.
+
+        Reserves the record's room in the budget, waiting (the lock released) while the
+        buffer is full, then adds it to the batcher of the shard its key predicts.
+        """
+        partition_key, data, explicit_hash_key, nbytes, hash_value = record
+        reserved = self._budget.try_reserve(nbytes)
+        if not reserved:
+            self._work.notify_all()  # what is buffered may be due: senders free the room
+            reserved = self._wait_for_room(nbytes)
+        try:
+            if hash_value is None:
+                index = self._key_cache.get(partition_key)
+                if index is None:
+                    index = self._predicted.index_for_key(partition_key)
+            else:
+                index = self._predicted.index_for_hash(hash_value)
+            batcher = self._batchers[index]
+            # A full request may be ready (WAKE), or a sleeping sender must start the
+            # max_buffer_time clock of the first record.
+            wake = reserved == WAKE or (self._sleepers > 0 and batcher.empty)
+            if batcher.add(partition_key, data, explicit_hash_key, future, nbytes):
+                return True  # a full aggregate: a request is due
+        except BaseException:
+            self._release(nbytes, 1)  # a bug must not leave phantom bytes behind
+            raise
+        return wake
+
+    def _wait_for_room(self, nbytes: int) -> int:
+        # Lock held; blocks (releasing it) until the budget has room, then reserves it.
+        reserved = self._budget.reserve(nbytes, 1, self._put_timeout)
+        if self._closed:  # closed while we waited
+            self._release(nbytes, 1)
+            raise self._closed_error()
+        return reserved
 
     def flush(self, timeout: float | None = None) -> None:
         """Send everything buffered now and wait until every record put so far completed.
@@ -499,24 +415,14 @@ class EventProducer:
             except Exception:  # pragma: no cover - a bug; keep the thread alive
                 logger.exception("producer sender thread: unexpected error")
 
-    def _next_job(self) -> Callable[[], None] | None:  # noqa: PLR0912 - one wait loop
+    def _next_job(self) -> Callable[[], None] | None:
         with self._lock:
             while True:
                 now = _monotonic()
-                next_wake = math.inf
-                # A refresh waits for the calls in flight (they were planned with the old
-                # map) and stops new calls meanwhile, but only once it is allowed to run.
-                hold_for_refresh = self._refreshing
-                if self._refresh_pending and not self._refreshing:
-                    allowed_at = self._last_refresh + self._refresh_delay
-                    if now < allowed_at:
-                        next_wake = allowed_at
-                    elif self._in_flight == 0:
-                        self._refreshing = True
-                        return self._refresh
-                    else:
-                        hold_for_refresh = True
-                if not hold_for_refresh:
+                step, next_wake = self._resharding.poll(now, self._in_flight)
+                if step is Step.REFRESH:
+                    return self._refresh
+                if step is Step.SEND:
                     plan = plan_request(
                         self._batchers,
                         now,
@@ -526,7 +432,7 @@ class EventProducer:
                         share=self._config.max_in_flight_requests - self._in_flight,
                     )
                     self._round_robin += 1
-                    self._reset_triggers()
+                    self._wake_after_one_request()
                     if plan.entries or plan.expired:
                         if plan.entries:
                             self._in_flight += 1
@@ -547,17 +453,19 @@ class EventProducer:
                     # A floor keeps a deadline that is a hair in the future from spinning.
                     self._work.wait(max(next_wake - now, 0.0005))
 
-    def _reset_triggers(self) -> None:
-        # Lock held.
+    def _wake_after_one_request(self) -> None:
+        # Lock held (or in __init__): put() wakes a sender once a full request may be
+        # buffered beyond what there is now; each plan moves the level on.
         cfg = self._config
-        self._trigger_bytes = self._budget.used + cfg.max_request_bytes
-        if not cfg.aggregation:
-            self._trigger_records = self._budget.records + cfg.max_batch_records
+        self._budget.wake_after(
+            cfg.max_request_bytes, None if cfg.aggregation else cfg.max_batch_records
+        )
 
     def _send(self, entries: list[Entry], expired: list[tuple[ShardBatcher, Entry]]) -> None:
         outcomes = Outcomes()
         for _owner, entry in expired:
-            outcomes.failed.append((entry, self._expired_error(entry)))
+            ttl = self._config.record_ttl
+            outcomes.failed.append((entry, expired_error(entry, ttl=ttl, stream=self._stream)))
         if not entries:
             self._apply(outcomes, freed=(), in_flight_done=False)
             return
@@ -593,15 +501,12 @@ class EventProducer:
         )
         decided.failed[:0] = outcomes.failed  # the expired entries
         if decided.resharded:
-            self._refresh_pending = True  # a bool store; read under the lock
+            self._resharding.request()
         if decided.throttled:
             self._metrics.increment(Metric.THROTTLES, decided.throttled)
         if decided.retry:
             self._metrics.increment(Metric.RETRIES, len(decided.retry))
         self._apply(decided, freed=entries, in_flight_done=True)
-
-    def _expired_error(self, entry: Entry) -> RecordExpiredError:
-        return expired_error(entry, ttl=self._config.record_ttl, stream=self._stream)
 
     def _abandon_error(self) -> ProducerClosedError:
         return ProducerClosedError(
@@ -674,14 +579,7 @@ class EventProducer:
                 owner.push_front(retried)
                 owner.not_before = max(owner.not_before, now + delay)
             if outcomes.misplaced:
-                self._misplaced.extend(outcomes.misplaced)
-                self._refresh_pending = True
-                for entry, _result in outcomes.misplaced:
-                    # Nothing more leaves this shard's queue until the refresh has said where
-                    # the misplaced records go: a later record of the same key must not
-                    # overtake one that is about to be sent again.
-                    if entry.owner is not None:
-                        entry.owner.not_before = _BLOCKED
+                self._resharding.hold(outcomes.misplaced)
             for done in outcomes.delivered:
                 released_records += len(done.futures)
                 released_bytes += done.nbytes
@@ -714,6 +612,7 @@ class EventProducer:
     # ------------------------------------------------------------------ resharding
 
     def _refresh(self) -> None:
+        """Reload the shard map (a sender thread, when :meth:`ShardMapRefresh.poll` said so)."""
         try:
             predicted: PredictedShards | None = self._load_shards()
         except ProducerError as exc:
@@ -721,73 +620,33 @@ class EventProducer:
             logger.warning("stream %s: cannot refresh the shard map: %s", self._stream, exc)
         self._metrics.increment(Metric.SHARD_MAP_REFRESHES)
         outcomes = Outcomes()
-        moved = 0
         with self._lock:
-            misplaced, self._misplaced = self._misplaced, []
-            self._refresh_pending = False
-            now = self._last_refresh = _monotonic()
-            if predicted is None:
-                self._refresh_failed(misplaced, outcomes, now)
-            else:
-                self._refresh_delay = self._config.shard_map_refresh_interval
-                moved = self._install(predicted, misplaced, outcomes)
-                self._unblock(set())
+            result = self._resharding.finish(
+                self._batchers,
+                predicted,
+                _monotonic(),
+                ttl=self._config.record_ttl,
+                abandoned=self._abandoned,
+                new_batcher=self._new_batcher,
+            )
+            outcomes.delivered.extend(result.delivered)
+            if predicted is not None:
+                self._predicted = predicted
+                self._key_cache = predicted.cache
+                self._batchers = result.batchers
+                logger.info(
+                    "stream %s: shard map refreshed, %d open shards, %d records moved",
+                    self._stream,
+                    len(result.batchers),
+                    result.moved,
+                )
             if self._abandoned:
                 for batcher in self._batchers:
                     outcomes.failed.extend((e, self._abandon_error()) for e in batcher.drain())
-            self._refreshing = False
             self._work.notify_all()
-        if moved:
-            self._metrics.increment(Metric.MISPLACED_RECORDS, moved)
+        if result.resent:
+            self._metrics.increment(Metric.MISPLACED_RECORDS, result.resent)
         self._apply(outcomes, freed=(), in_flight_done=False)
-
-    def _refresh_failed(
-        self, misplaced: list[tuple[Entry, EntryOutcome]], outcomes: Outcomes, now: float
-    ) -> None:
-        """ListShards failed (lock held): keep the misplaced aggregates for another try.
-
-        Their records are in the stream, but some may sit in a shard that does not own
-        their key, where the KCL skips them. The refresh is tried again (backing off) until
-        the records' time to live has passed; then they are reported where Kinesis put
-        them, and their shards send again.
-        """
-        ttl = self._config.record_ttl
-        for entry, result in misplaced:
-            if self._abandoned or entry.put_time + ttl <= now:
-                outcomes.delivered.append(Delivered.of(entry, result, entry.futures))
-            else:
-                self._misplaced.append((entry, result))
-        if self._misplaced:
-            self._refresh_pending = True
-            self._refresh_delay = min(max(self._refresh_delay * 2, 0.1), 5.0)
-        self._unblock({id(entry.owner) for entry, _ in self._misplaced})
-
-    def _unblock(self, keep: set[int]) -> None:
-        # Lock held: shards blocked behind a misplaced aggregate send again, except ``keep``.
-        for batcher in self._batchers:
-            if batcher.not_before == _BLOCKED and id(batcher) not in keep:
-                batcher.not_before = 0.0
-
-    def _install(
-        self,
-        predicted: PredictedShards,
-        misplaced: list[tuple[Entry, EntryOutcome]],
-        outcomes: Outcomes,
-    ) -> int:
-        """Switch to a new shard map (lock held, nothing in flight); return the number of
-        records re-sent because an aggregate landed outside their shard."""
-        result = redistribute(self._batchers, predicted, misplaced, self._new_batcher)
-        outcomes.delivered.extend(result.delivered)
-        self._predicted = predicted
-        self._key_cache = predicted.cache
-        self._batchers = result.batchers
-        logger.info(
-            "stream %s: shard map refreshed, %d open shards, %d records moved",
-            self._stream,
-            len(result.batchers),
-            result.moved,
-        )
-        return result.resent
 
     def _abandon(self) -> None:
         """close(timeout) ran out: fail what is not in flight; in-flight calls finish."""
@@ -796,10 +655,5 @@ class EventProducer:
             self._abandoned = True
             for batcher in self._batchers:
                 outcomes.failed.extend((e, self._abandon_error()) for e in batcher.drain())
-            outcomes.delivered.extend(
-                Delivered.of(entry, result, entry.futures) for entry, result in self._misplaced
-            )
-            self._misplaced = []
-            self._refresh_pending = False
-            self._unblock(set())
+            outcomes.delivered.extend(self._resharding.abandon(self._batchers))
         self._apply(outcomes, freed=(), in_flight_done=False)

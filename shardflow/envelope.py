@@ -8,6 +8,13 @@ An event on the stream is one JSON object::
 ``id`` is a UUIDv7 (unique, ordered by creation time within a process) and is the
 idempotency key consumers use. Producers fill ``id``, ``time`` and ``specversion`` and keep
 the caller's ``type``, ``source``, ``data`` and any CloudEvents extension attributes.
+
+A valid envelope, for producers and consumers alike (one definition, here): a JSON object
+whose ``specversion``, ``id``, ``source`` and ``type`` are non-empty strings and whose
+``time`` is absent, null or an RFC 3339 timestamp with a UTC offset. :func:`parse` and
+:func:`time_of` check it on the way in (the consumers dead-letter what fails as
+``invalid_envelope``); :func:`build` and :func:`encode_event` on the way out, so a producer
+refuses such an event when it is put instead of sending it.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
+from uuid import UUID
 
 import orjson
 
 from shardflow.errors import InvalidEnvelopeError
+
+_fromisoformat: Final = datetime.fromisoformat
 
 SPECVERSION: Final = "1.0"
 #: Attributes every envelope carries after the producer has filled it in.
@@ -181,10 +191,15 @@ def now() -> str:
 
 
 def build(event: Mapping[str, Any], *, default_source: str) -> dict[str, Any]:
-    """The envelope for a caller's event.
+    """The envelope for a caller's event, checked by the rules consumers apply.
 
     Keeps the caller's attributes and fills ``specversion``, ``id`` (unless given), ``time``
-    (unless given) and ``source`` (``default_source`` unless given). ``type`` is required.
+    (unless given) and ``source`` (``default_source`` unless given); an empty string or
+    None counts as not given. ``type`` is required. Raises
+    :class:`~shardflow.errors.InvalidEnvelopeError` naming the attribute when the envelope
+    would be one a consumer dead-letters (see :func:`parse` and :func:`time_of`). Besides
+    strings, ``id`` may be a :class:`uuid.UUID` and ``time`` a timezone-aware
+    :class:`datetime.datetime`: orjson writes both as the strings consumers need.
     """
     get = event.get
     etype = get("type")
@@ -192,12 +207,23 @@ def build(event: Mapping[str, Any], *, default_source: str) -> dict[str, Any]:
         raise InvalidEnvelopeError("event needs a non-empty string 'type'", field="type")
     event_id = get("id")
     event_time = get("time")
+    source = get("source")
+    if (
+        event_id is not None
+        or event_time is not None
+        or not (source is None or source.__class__ is str)
+    ):
+        _check_given(event_id, event_time, source)
+    if not source:
+        source = default_source
+        if source.__class__ is not str or not source:
+            _check_string("source", source)
     if not event_id and not event_time:
         event_id, event_time = _ids.stamp()
     env: dict[str, Any] = {
         "specversion": SPECVERSION,
         "id": event_id or _ids.new(),
-        "source": get("source") or default_source,
+        "source": source,
         "type": etype,
         "time": event_time or _clock.now(),
     }
@@ -212,10 +238,85 @@ def build(event: Mapping[str, Any], *, default_source: str) -> dict[str, Any]:
     return env
 
 
+def _check_given(event_id: object, event_time: object, source: object) -> None:
+    """The consumers' rules (:func:`parse`, :func:`time_of`) for the attributes a caller
+    gave (None or an empty string is filled in), plus the values orjson writes as the
+    strings consumers need: a UUID ``id``, an aware datetime ``time``."""
+    # Exact strings (the common case) are checked inline: this runs for every such event.
+    if event_id.__class__ is not str and _given(event_id) and not isinstance(event_id, UUID):
+        _check_string("id", event_id)
+    if source.__class__ is not str and _given(source):
+        _check_string("source", source)
+    if event_time.__class__ is str:
+        if event_time:
+            _time(event_time)
+    elif isinstance(event_time, datetime):
+        if event_time.utcoffset() is None:
+            raise InvalidEnvelopeError(
+                f"envelope attribute 'time' is a datetime without a UTC offset "
+                f"({event_time.isoformat()}); give it a tzinfo",
+                field="time",
+            )
+    elif _given(event_time):
+        _time(event_time)
+
+
+def _given(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value)
+
+
+def _check_required(env: Mapping[str, Any]) -> None:
+    for attr in REQUIRED_ATTRIBUTES:
+        value = env.get(attr)
+        if value.__class__ is not str or not value:
+            _check_string(attr, value)
+
+
+def _check_string(attr: str, value: object) -> None:
+    if isinstance(value, str) and value:
+        return  # a str subclass (a StrEnum member) is written as its string
+    if value is None:
+        message = f"envelope attribute {attr!r} is missing"
+    elif isinstance(value, str):
+        message = f"envelope attribute {attr!r} must be a non-empty string, got ''"
+    else:
+        message = (
+            f"envelope attribute {attr!r} must be a non-empty string, got {type(value).__name__}"
+        )
+    raise InvalidEnvelopeError(message, field=attr)
+
+
+def time_of(env: Mapping[str, Any]) -> datetime | None:
+    """The envelope's ``time`` as an aware UTC datetime; None when it has none (or null).
+
+    Raises :class:`~shardflow.errors.InvalidEnvelopeError` when ``time`` is not a string
+    or not an RFC 3339 timestamp with a UTC offset.
+    """
+    value = env.get("time")
+    return None if value is None else _time(value)
+
+
+def _time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidEnvelopeError(
+            f"envelope attribute 'time' must be an RFC 3339 string, got {type(value).__name__}",
+            field="time",
+        )
+    try:
+        # Fast path: what producers write ("…Z") parses straight to UTC.
+        parsed = _fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is not UTC:
+        parsed = parse_time(value)  # other offsets, or the precise error
+    return parsed
+
+
 # encode_event's pieces: per (source, type) the JSON from the end of the id to the start of
 # the time.
 _MIDDLES: dict[tuple[str, str], bytes] = {}
 _time_ns: Final = time.time_ns
+_dumps: Final = orjson.dumps
 _MIDDLES_LIMIT: Final = 4096
 
 
@@ -227,9 +328,7 @@ def _middle(source: str, etype: str) -> bytes:
     return middle
 
 
-def encode_event(
-    event: Mapping[str, Any], default_source: str, *, now_ms: int | None = None
-) -> bytes:
+def encode_event(event: Mapping[str, Any], default_source: str, now_ms: int | None = None) -> bytes:
     """``encode(build(event, default_source=...))`` in one step, byte for byte.
 
     The common shapes (``{type, data}`` and ``{type, source, data}`` with string values)
@@ -259,7 +358,7 @@ def encode_event(
             if ms > state[0] or n >> 12 != state[1]:
                 state = _ids.advance_json(ms, n >> 12)
             return b"".join(
-                (state[2], _HEX3[n & 0xFFF], middle, state[3], orjson.dumps(event["data"]), b"}")
+                (state[2], _HEX3[n & 0xFFF], middle, state[3], _dumps(event["data"]), b"}")
             )
     return orjson.dumps(build(event, default_source=default_source))
 
@@ -274,7 +373,7 @@ def encode(envelope: Mapping[str, Any]) -> bytes:
 
 
 def parse(payload: bytes | str) -> dict[str, Any]:
-    """Decode and validate an envelope.
+    """Decode and validate an envelope (its ``time`` is checked by :func:`time_of`).
 
     Raises :class:`~shardflow.errors.InvalidEnvelopeError` when the payload is not JSON,
     not an object, or lacks one of :data:`REQUIRED_ATTRIBUTES` (as a non-empty string).
@@ -285,10 +384,5 @@ def parse(payload: bytes | str) -> dict[str, Any]:
         raise InvalidEnvelopeError(f"payload is not JSON: {exc}") from exc
     if not isinstance(obj, dict):
         raise InvalidEnvelopeError(f"envelope must be a JSON object, got {type(obj).__name__}")
-    for attr in REQUIRED_ATTRIBUTES:
-        value = obj.get(attr)
-        if not isinstance(value, str) or not value:
-            raise InvalidEnvelopeError(
-                f"envelope attribute {attr!r} is missing or not a non-empty string", field=attr
-            )
+    _check_required(obj)
     return obj

@@ -64,8 +64,25 @@ class WireFormatError(ShardflowError, ValueError):
 class InvalidEnvelopeError(ShardflowError, ValueError):
     """An event is not a valid envelope: not JSON, not an object, or a field missing."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        stream: str | None = None,
+        shard_id: str | None = None,
+        sequence_number: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        # The context keywords keep it cooperative: producers.InvalidEnvelopeError is both
+        # this and a ProducerError, whose constructor passes its context on.
+        super().__init__(
+            message,
+            stream=stream,
+            shard_id=shard_id,
+            sequence_number=sequence_number,
+            error_code=error_code,
+        )
         self.field = field
 
 

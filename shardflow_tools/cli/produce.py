@@ -4,8 +4,10 @@ Each line is one event (a JSON object with at least ``type``; the producer fills
 ``time``, ``specversion`` and ``source``), or with ``--raw`` any line sent as it is. The
 partition key comes from ``--key PATH`` (a dotted path into the event, e.g.
 ``data.user_id``) or is random per event. A progress bar (rich, when installed) runs on
-stderr; the summary goes to stdout. Exit status: 0 when every event was delivered, 1 when
-any line was invalid or any event failed, 2 for usage errors.
+stderr; the summary goes to stdout. An event a consumer would dead-letter (``id`` not a
+string, ``time`` not RFC 3339, ...) is not sent: it counts as an invalid line, reported
+with the attribute at fault. Exit status: 0 when every event was delivered, 1 when any
+line was invalid or any event failed, 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import IO, Any
 
 import orjson
 
+from shardflow.errors import InvalidEnvelopeError
 from shardflow_tools.cli._progress import Progress
 
 _EXIT_OK = 0
@@ -90,6 +93,13 @@ def _key_of(event: Any, path: list[str] | None) -> str:
     return str(value)
 
 
+def _invalid_line(number: int, exc: Exception) -> str:
+    if isinstance(exc, InvalidEnvelopeError):
+        # A consumer would dead-letter it: refused by the producer, never delivered.
+        return f"line {number}: not sent, invalid envelope {exc.field!r}: {exc}"
+    return f"line {number}: {exc}"
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if args.source:
@@ -157,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                     report(f"line {number}: {exc}")
                 except (orjson.JSONDecodeError, ValueError, ProducerError) as exc:
                     invalid += 1
-                    report(f"line {number}: {exc}")
+                    report(_invalid_line(number, exc))
                 if read % 1000 == 0:
                     progress.update(metrics.counter(Metric.USER_RECORDS_PUT), read - invalid)
             producer.flush()

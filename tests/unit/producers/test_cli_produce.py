@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from producers import EventProducer
@@ -70,3 +71,25 @@ def test_a_full_buffer_is_a_failure_not_an_invalid_line(
     assert "invalid lines   0" in out
     assert "failed          1 (1 BufferFullError)" in out
     assert calls == [b"A", b"B"]
+
+
+def test_events_a_consumer_would_dead_letter_are_not_sent_and_each_is_reported(
+    http_kinesis: Any, tmp_path: Path, capsys: Any
+) -> None:
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        '{"type": "t", "time": "not-a-time"}\n'
+        '{"type": "t", "time": 12345}\n'
+        '{"type": "t", "id": 5}\n'
+        '{"type": "ok", "id": "a-1", "time": "2026-11-26T14:00:00Z", "data": {}}\n'
+    )
+    argv = ["produce", "--stream", "events", "--endpoint-url", http_kinesis.url]
+    assert main([*argv, "--region", "us-east-1", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "invalid lines   3" in captured.out
+    assert "delivered       1 events" in captured.out
+    assert "failed          0" in captured.out
+    for number, field in ((1, "time"), (2, "time"), (3, "id")):
+        assert f"line {number}: not sent, invalid envelope {field!r}:" in captured.err
+    assert "line 4" not in captured.err
+    assert [orjson.loads(data)["id"] for data in http_kinesis.written] == ["a-1"]

@@ -176,3 +176,43 @@ def test_encode_event_ids_are_unique_increasing_and_match_the_time() -> None:
         for i in range(5000)
     ]
     assert len(set(mixed)) == len(mixed) and mixed == sorted(mixed)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"type": "t", "id": 5}, "id"),
+        ({"type": "t", "id": False}, "id"),
+        ({"type": "t", "source": 3}, "source"),
+        ({"type": "t", "time": "not-a-time"}, "time"),
+        ({"type": "t", "time": 12345}, "time"),
+        ({"type": "t", "time": "2026-11-26T14:00:00"}, "time"),
+        ({"type": "t", "time": datetime(2026, 11, 26)}, "time"),
+    ],
+)
+def test_build_refuses_attributes_consumers_reject(event: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidEnvelopeError) as info:
+        envelope.build(event, default_source="app")
+    assert info.value.field == field
+    # encode_event takes the same decision (its fast path never sees these shapes).
+    with pytest.raises(InvalidEnvelopeError):
+        envelope.encode_event({**event, "data": {}}, default_source="app")
+
+
+def test_build_refuses_a_default_source_that_is_not_a_string() -> None:
+    with pytest.raises(InvalidEnvelopeError) as info:
+        envelope.build({"type": "t"}, default_source="")
+    assert info.value.field == "source"
+
+
+def test_time_of_parses_or_names_the_time() -> None:
+    assert envelope.time_of({}) is None
+    assert envelope.time_of({"time": None}) is None
+    assert envelope.time_of({"time": "2026-11-26T16:00:00+02:00"}) == datetime(
+        2026, 11, 26, 14, tzinfo=UTC
+    )
+    assert envelope.time_of({"time": "2026-11-26T14:00:00.250Z"}).tzinfo is UTC  # type: ignore[union-attr]
+    for bad in (17, "soon", "2026-11-26T14:00:00"):
+        with pytest.raises(InvalidEnvelopeError) as info:
+            envelope.time_of({"time": bad})
+        assert info.value.field == "time"

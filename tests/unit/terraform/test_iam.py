@@ -26,11 +26,15 @@ from shardflow import resources, settings
 
 # --- Reading the calls from the code ------------------------------------------------------
 
-#: Operations whose IAM action is not the operation's own name.
-_ACTION_OF = {
-    ("s3", "ListObjectsV2"): "s3:ListBucket",
-    ("s3", "DeleteObjects"): "s3:DeleteObject",
-    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+#: Operations whose IAM actions are not the operation's own name.
+_ACTIONS_OF = {
+    ("s3", "ListObjectsV2"): ("s3:ListBucket",),
+    ("s3", "DeleteObjects"): ("s3:DeleteObject",),
+    # HeadObject is authorised by GetObject; CopyObject by GetObject on the source and
+    # PutObject on the destination (the sink copies staged objects within its bucket).
+    ("s3", "HeadObject"): ("s3:GetObject",),
+    ("s3", "CopyObject"): ("s3:GetObject", "s3:PutObject"),
+    ("sqs", "SendMessageBatch"): ("sqs:SendMessage",),
 }
 
 
@@ -47,8 +51,8 @@ def _operations(services: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _iam_action(service: str, operation: str) -> str:
-    return _ACTION_OF.get((service, operation), f"{service}:{operation}")
+def _iam_actions(service: str, operation: str) -> tuple[str, ...]:
+    return _ACTIONS_OF.get((service, operation), (f"{service}:{operation}",))
 
 
 def boto3_calls(paths: Iterable[Path], services: tuple[str, ...]) -> dict[str, set[str]]:
@@ -60,7 +64,8 @@ def boto3_calls(paths: Iterable[Path], services: tuple[str, ...]) -> dict[str, s
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 found = operations.get(node.func.attr)
                 if found is not None:
-                    calls.setdefault(_iam_action(*found), set()).add(path.name)
+                    for action in _iam_actions(*found):
+                        calls.setdefault(action, set()).add(path.name)
     return calls
 
 
@@ -94,7 +99,7 @@ _DATA_SERVICES = ("s3", "sqs", "dynamodb")
 def test_the_code_scan_finds_the_calls_it_is_about() -> None:
     # Not vacuous: the sink's, the dead letters' and the attempts' calls are all found.
     calls = boto3_calls(HANDLER_FILES, _DATA_SERVICES)
-    assert calls["s3:PutObject"] == {"writer.py", "deadletter.py"}
+    assert calls["s3:PutObject"] == {"store.py", "deadletter.py"}
     assert "s3:ListBucket" in calls and "sqs:SendMessage" in calls
     assert calls["dynamodb:UpdateItem"] == {"attempts.py", "dynamodb.py"}
     assert "dynamodb:CreateTable" not in calls  # resources.py is local-only and left out
