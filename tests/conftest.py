@@ -42,6 +42,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         if _ROOT / "e2e" in path.parents:
             item.add_marker(pytest.mark.e2e)
+        if _ROOT / "faults" in path.parents:
+            item.add_marker(pytest.mark.faults)
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from shardflow import aws
 from shardflow_tools.lambda_esm.checkpoints import Checkpoint, CheckpointStore
 from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions
 from shardflow_tools.lambda_esm.destination import OnFailureDestination, invocation_record
-from shardflow_tools.lambda_esm.errors import MappingError
+from shardflow_tools.lambda_esm.errors import CheckpointConflictError, CheckpointError, MappingError
 from shardflow_tools.lambda_esm.events import Source, StreamRecord, to_stream_record
 from shardflow_tools.lambda_esm.invoker import Invoker, Stats
 from shardflow_tools.lambda_esm.lane import LaneState, Settlement, lane_of
@@ -382,11 +382,37 @@ class ShardWorker:
                 and marks == previous.lane_marks
             ):
                 return
-            self._checkpoint = self._checkpoints.save(
-                previous,
-                sequence_number=sequence_number,
-                lane_marks=marks,
-                parallelization_factor=self._config.parallelization_factor,
-                shard_end=shard_end,
-            )
+            attempt = 0
+            while True:
+                try:
+                    self._checkpoint = self._checkpoints.save(
+                        previous,
+                        sequence_number=sequence_number,
+                        lane_marks=marks,
+                        parallelization_factor=self._config.parallelization_factor,
+                        shard_end=shard_end,
+                    )
+                except CheckpointConflictError:
+                    raise  # another runner owns the shard now: stop
+                except CheckpointError as exc:
+                    # The table is unreachable or throttled (an outage): what was processed
+                    # is durable in S3 and replays are harmless, so retry as the AWS event
+                    # source mapping does, instead of stopping the shard. Asked to stop, the
+                    # checkpoint stays behind: a restart replays from it.
+                    attempt += 1
+                    delay = min(
+                        self._options.retry_backoff_seconds * 2 ** min(attempt - 1, 16),
+                        self._options.retry_backoff_cap_seconds,
+                    )
+                    logger.warning(
+                        "%s: checkpoint failed (attempt %d): %s; retrying in %.2fs",
+                        self.shard_id,
+                        attempt,
+                        exc,
+                        delay,
+                    )
+                    if self._stopping.wait(delay):
+                        return
+                    continue
+                break
             self._stats.add(checkpoints_written=1)

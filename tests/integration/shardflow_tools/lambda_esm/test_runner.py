@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import orjson
 import pytest
+from faultproxy import FaultPlan, FaultProxy
 
 from shardflow_tools import bootstrap
 from shardflow_tools.bootstrap import BootstrapReport, QueueSpec, StreamSpec
@@ -275,6 +277,42 @@ def test_restart_resumes_after_the_checkpoint_without_loss_or_redelivery(
     both = first.datas() + second.datas()
     assert sorted(both) == sorted(d for _, d in items)  # nothing lost, nothing twice
     assert in_key_order(first.seen + second.seen)
+
+
+def test_a_checkpoint_table_outage_is_ridden_out_not_a_stopped_shard(
+    stream: str, checkpoint_table: str, aws_client: Callable[[str], Any], aws_endpoint: str
+) -> None:
+    """Checkpoint writes throttled past botocore's own retries: the shard retries them (as
+    the AWS event source mapping does) instead of stopping; nothing is delivered twice."""
+    kinesis = aws_client("kinesis")
+    items = keyed(200)
+    put(kinesis, stream, items)
+    handler = Recorder()
+    plan = FaultPlan(fail_next_dynamodb_writes=25)
+    with FaultProxy(aws_endpoint, plan) as proxy:
+        runner = EventSourceMappingRunner(
+            stream,
+            handler,
+            config=MappingConfig(batch_size=20),
+            options=RunnerOptions(function_name="fn", checkpoint_table=checkpoint_table, **FAST),
+            kinesis_client=kinesis,
+            dynamodb_client=boto3.client(
+                "dynamodb", endpoint_url=proxy.url, region_name="us-east-1"
+            ),
+        )
+        runner.run(until_drained=True, timeout=TIMEOUT)
+    assert (
+        proxy.injected["DynamoDB UpdateItem throttled"]
+        + proxy.injected["DynamoDB PutItem throttled"]
+        == 25
+    )
+    assert sorted(handler.datas()) == sorted(d for _, d in items)
+    assert len(handler.datas()) == len(items)
+    store = CheckpointStore(
+        checkpoint_table, consumer="fn", dynamodb_client=aws_client("dynamodb"), owner="t"
+    )
+    checkpoints = {s: cp.sequence_number for s, cp in store.all().items()}
+    assert checkpoints == last_sequence_numbers(kinesis, stream)
 
 
 def test_a_second_runner_of_the_same_consumer_cannot_move_a_checkpoint(
