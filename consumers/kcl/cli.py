@@ -242,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the daemon (or print its properties); return the exit code."""
     from consumers.kcl.errors import KclError  # noqa: PLC0415
     from consumers.kcl.launcher import launch  # noqa: PLC0415
+    from consumers.kcl.probe import EndpointProbeError  # noqa: PLC0415
     from shardflow.errors import ConfigError  # noqa: PLC0415
 
     try:
@@ -250,6 +251,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(config.properties.render())
             return 0
         code: int = launch(config)
+    except EndpointProbeError as exc:
+        print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     except (KclError, ConfigError) as exc:
         print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201
         return 2
