@@ -250,6 +250,11 @@ def run(args: argparse.Namespace) -> int:
         if args.print_properties:
             sys.stdout.write(config.properties.render())
             return 0
+        where = config.properties.endpoint_url or f"AWS itself ({settings.ENDPOINT_URL} is not set)"
+        print(  # noqa: T201
+            f"shardflow consume kcl: endpoint {where}, region {config.properties.region}",
+            file=sys.stderr,
+        )
         code: int = launch(config)
     except EndpointProbeError as exc:
         print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201

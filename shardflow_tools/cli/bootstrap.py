@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from shardflow import aws, settings
+from shardflow_tools.cli._target import announce
 
 
 def register(sub: Any) -> None:
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    announce("bootstrap", endpoint, args.region)
     try:
         spec = default_spec().with_prefix(args.prefix) if args.prefix else default_spec()
         report = bootstrap(

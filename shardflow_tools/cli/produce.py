@@ -21,7 +21,9 @@ from typing import IO, Any
 
 import orjson
 
+from shardflow import settings
 from shardflow_tools.cli._progress import Progress
+from shardflow_tools.cli._target import announce
 
 _EXIT_OK = 0
 _EXIT_FAILED = 1
@@ -112,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from producers.client import default_kinesis_client  # noqa: PLC0415
 
+    announce("produce", args.endpoint_url or settings.endpoint_url(), args.region)
     config = ProducerConfig.from_env(**_overrides(args))
     # The producer's own client settings: no botocore retries under the producer's.
     client = default_kinesis_client(
@@ -134,13 +137,10 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     read = invalid = 0
-    try:
-        producer = EventProducer(
-            args.stream, config=config, client=client, metrics=metrics, on_failure=on_failure
-        )
-    except ProducerError as exc:
-        print(f"shardflow produce: {exc}", file=sys.stderr)  # noqa: T201
-        return _EXIT_FAILED
+    # A missing stream or an unreachable endpoint: one line from shardflow_tools.cli.main.
+    producer = EventProducer(
+        args.stream, config=config, client=client, metrics=metrics, on_failure=on_failure
+    )
     try:
         with producer, Progress(f"producing to {args.stream}") as progress:
             for number, line in _lines(args.file):

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the query and print its result; 1 on error."""
     from consumers import localquery  # noqa: PLC0415 - core must not need consumers
     from shardflow import aws  # noqa: PLC0415
+    from shardflow_tools.cli._target import announce  # noqa: PLC0415
 
     try:
         if args.path:
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             bucket = args.bucket or settings.env(settings.BUCKET) or resources.BUCKET
             prefix = args.prefix or settings.env(settings.OUTPUT_PREFIX) or resources.OUTPUT_PREFIX
+            announce("query", args.endpoint_url or settings.endpoint_url(), None)
             s3 = aws.client("s3", endpoint_url=args.endpoint_url)
             with localquery.connect_s3(
                 s3, bucket, prefix, table=args.table, database=args.database

@@ -133,9 +133,13 @@ def load_handler(spec: str) -> Handler:
 def run(args: argparse.Namespace) -> int:
     """Run the mapping until Ctrl-C, ``--duration`` or ``--until-drained``."""
     from shardflow import resources, settings  # noqa: PLC0415
-    from shardflow.errors import ShardflowError  # noqa: PLC0415
+    from shardflow_tools.cli._target import announce  # noqa: PLC0415
     from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions, parse_timestamp  # noqa: PLC0415
-    from shardflow_tools.lambda_esm.errors import MappingError  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.errors import (  # noqa: PLC0415
+        HandlerImportError,
+        MappingError,
+        StreamNotFoundError,
+    )
     from shardflow_tools.lambda_esm.local import prepare_local_run  # noqa: PLC0415
     from shardflow_tools.lambda_esm.runner import EventSourceMappingRunner  # noqa: PLC0415
 
@@ -177,12 +181,13 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        announce("consume lambda", settings.endpoint_url(), None)
         prepare_local_run(
             stream=stream, config=config, options=options, create=args.create_resources
         )
         handler = load_handler(args.handler)
         runner = EventSourceMappingRunner(stream, handler, config=config, options=options)
-    except ShardflowError as exc:
+    except HandlerImportError as exc:
         print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
         return 2
 
@@ -199,7 +204,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         stats = runner.run(until_drained=args.until_drained, timeout=args.duration)
     except MappingError as exc:
-        print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
+        hint = (
+            " (create it with `shardflow bootstrap`, or name another with --stream)"
+            if isinstance(exc, StreamNotFoundError)
+            else ""
+        )
+        print(f"shardflow consume lambda: {exc}{hint}", file=sys.stderr)  # noqa: T201
         _print_stats(runner.stats)
         return 1
     finally:

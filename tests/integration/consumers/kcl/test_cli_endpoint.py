@@ -23,15 +23,15 @@ def test_an_http1_only_endpoint_is_one_line_and_exit_1(
 ) -> None:
     # The session's emulator is moto's own server: HTTP/1.1 only.
     assert _consume(aws_endpoint) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0
-    assert err.startswith(f"shardflow consume kcl: {aws_endpoint}")
-    assert "needs HTTP/2 (h2c)" in err
+    said, failed = capsys.readouterr().err.strip().splitlines()
+    assert said == f"shardflow consume kcl: endpoint {aws_endpoint}, region us-east-1"
+    assert failed.startswith(f"shardflow consume kcl: {aws_endpoint}")
+    assert "needs HTTP/2 (h2c)" in failed
 
 
 def test_no_endpoint_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     assert _consume(url) == 1
-    err = capsys.readouterr().err.strip()
-    assert err == err.splitlines()[0]
-    assert f"nothing answers at {url}" in err
+    said, failed = capsys.readouterr().err.strip().splitlines()
+    assert said.startswith(f"shardflow consume kcl: endpoint {url}")
+    assert f"nothing answers at {url}" in failed
