@@ -96,3 +96,18 @@ def test_idle_flush_waits_until_the_daemon_reports_the_shard_caught_up() -> None
     assert writer.idle_checks == 0
     assert _process(processor, 0, behind=None).calls == [("102", 0)]
     assert writer.idle_checks == 1
+
+
+def test_the_exit_message_names_the_shard_once_and_the_restart_point(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 15.2: "shard X: shard X: ... restarts from checkpoint None"."""
+    processor = _processor(_Writer())
+    poison = messages.Record(kcl_record(b"not json", "100", arrival=datetime.now(UTC)))
+    message = {"action": "processRecords", "millisBehindLatest": 0, "records": [poison]}
+    with pytest.raises(SystemExit):
+        messages.ProcessRecordsInput(message).dispatch(_Checkpointer(), processor)
+    (line,) = [r.getMessage() for r in caplog.records if "exiting so the daemon" in r.getMessage()]
+    assert line.count(f"shard {SHARD}") == 1
+    assert "None" not in line
+    assert "restarts from its initial position (TRIM_HORIZON" in line
