@@ -241,7 +241,6 @@ def build_config(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run the daemon (or print its properties); return the exit code."""
     from consumers.kcl.errors import KclError  # noqa: PLC0415
-    from consumers.kcl.launcher import launch  # noqa: PLC0415
     from consumers.kcl.probe import EndpointProbeError  # noqa: PLC0415
     from shardflow.errors import ConfigError  # noqa: PLC0415
 
@@ -250,16 +249,36 @@ def run(args: argparse.Namespace) -> int:
         if args.print_properties:
             sys.stdout.write(config.properties.render())
             return 0
-        where = config.properties.endpoint_url or f"AWS itself ({settings.ENDPOINT_URL} is not set)"
-        print(  # noqa: T201
-            f"shardflow consume kcl: endpoint {where}, region {config.properties.region}",
-            file=sys.stderr,
-        )
-        code: int = launch(config)
+        return _consume(config)
     except EndpointProbeError as exc:
         print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     except (KclError, ConfigError) as exc:
         print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+
+
+def _consume(config: Any) -> int:
+    """Say where, check the endpoint, find the dead-letter queue, run, count dead letters."""
+    import dataclasses  # noqa: PLC0415
+
+    from consumers.deadletter_queue import queue_depth  # noqa: PLC0415
+    from consumers.kcl.deadletters import report_dead_letters, with_dead_letter_queue  # noqa: PLC0415
+    from consumers.kcl.launcher import launch  # noqa: PLC0415
+    from consumers.kcl.probe import probe_h2c  # noqa: PLC0415
+    from shardflow import aws  # noqa: PLC0415
+
+    props = config.properties
+    where = props.endpoint_url or f"AWS itself ({settings.ENDPOINT_URL} is not set)"
+    print(  # noqa: T201
+        f"shardflow consume kcl: endpoint {where}, region {props.region}", file=sys.stderr
+    )
+    if props.endpoint_url:
+        # Before anything else talks to it: one clear line if the KCL cannot use it.
+        probe_h2c(props.endpoint_url)
+    sqs = aws.client("sqs", endpoint_url=props.endpoint_url, region=props.region)
+    config, dlq_url = with_dead_letter_queue(config, sqs)
+    before = queue_depth(sqs, dlq_url) if dlq_url else None
+    code: int = launch(dataclasses.replace(config, probe_endpoint=False))
+    report_dead_letters(sqs, dlq_url, before)
     return code

@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "shardflow_tools.cli.consume",
     "shardflow_tools.cli.ddl",
     "shardflow_tools.cli.query",
+    "shardflow_tools.cli.dlq",
     "shardflow_tools.cli.bootstrap",
     "shardflow_tools.cli.package",
 )

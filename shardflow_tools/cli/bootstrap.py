@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from shardflow import aws, settings
+from shardflow_tools.cli._bootstrap_summary import read_back, render
 from shardflow_tools.cli._target import announce
 
 
@@ -77,4 +78,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for outcome in report:
         print(outcome)  # noqa: T201
+    found = read_back(
+        lambda service: aws.client(service, endpoint_url=endpoint, region=args.region),
+        args.prefix,
+    )
+    print(render(found, endpoint_url=endpoint, region=args.region))  # noqa: T201
     return 0

@@ -132,7 +132,12 @@ def load_handler(spec: str) -> Handler:
 
 def run(args: argparse.Namespace) -> int:
     """Run the mapping until Ctrl-C, ``--duration`` or ``--until-drained``."""
-    from shardflow import resources, settings  # noqa: PLC0415
+    from shardflow import (  # noqa: PLC0415
+        aws,
+        resources,
+        settings,
+    )
+    from shardflow_tools.cli._deadletter_count import DeadLetterCount  # noqa: PLC0415
     from shardflow_tools.cli._target import announce  # noqa: PLC0415
     from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions, parse_timestamp  # noqa: PLC0415
     from shardflow_tools.lambda_esm.errors import (  # noqa: PLC0415
@@ -201,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
         f"parallelization {config.parallelization_factor}); Ctrl-C to stop",
         file=sys.stderr,
     )
+    dead_letters = DeadLetterCount("consume lambda", aws.client("sqs"))
+    dead_letters.start()
     try:
         stats = runner.run(until_drained=args.until_drained, timeout=args.duration)
     except MappingError as exc:
@@ -211,11 +218,13 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"shardflow consume lambda: {exc}{hint}", file=sys.stderr)  # noqa: T201
         _print_stats(runner.stats)
+        dead_letters.report()
         return 1
     finally:
         for sig, handler_ in previous.items():
             signal.signal(sig, handler_)
     _print_stats(stats)
+    dead_letters.report()
     return 0
 
 
