@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--log-level debug`` prints their traceback first.
     """
     from shardflow_tools.cli._failures import expected_failure  # noqa: PLC0415
+    from shardflow_tools.cli._variables import warn_unknown_variables  # noqa: PLC0415
 
     parser = build_parser()
     env_level = os.environ.get("SHARDFLOW_LOG_LEVEL")
@@ -98,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     debug = args.debug or level == "DEBUG"
+    warn_unknown_variables()
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
