@@ -225,6 +225,42 @@ def build_config(args: argparse.Namespace) -> Any:
     )
 
 
+def _setup_comment(config: Any) -> str:
+    """What else running the daemon by hand needs, as properties-file comments."""
+    import shlex  # noqa: PLC0415
+
+    from consumers.kcl.errors import LaunchError  # noqa: PLC0415
+    from consumers.kcl.launcher import daemon_command, daemon_env, find_java, kcl_jars_dir  # noqa: PLC0415
+
+    try:
+        java = find_java(config.java_home)
+    except LaunchError:
+        java = "java"
+    try:
+        jars: Any = kcl_jars_dir()
+    except LaunchError:
+        jars = "<site-packages>/amazon_kclpy/jars"
+    properties_file = f"{config.properties.application}.properties"
+    lines = [
+        "",
+        "# To run the daemon yourself: save the above as " + properties_file + ", set the",
+        "# variables the processors read (CBOR must stay off: emulators answer CBOR with errors)",
+    ]
+    env = daemon_env(config, base={})
+    lines += [f"#   export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    if settings.DLQ_URL not in env:
+        lines.append(
+            f"#   export {settings.DLQ_URL}=<queue URL>  (without one the first poison record "
+            "stops its shard)"
+        )
+    lines += [
+        "# and start it with:",
+        "#   " + shlex.join(daemon_command(java, jars, properties_file)),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the daemon (or print its properties); return the exit code."""
     from consumers.kcl.errors import KclError  # noqa: PLC0415
@@ -234,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
         if args.print_properties:
-            sys.stdout.write(config.properties.render())
+            sys.stdout.write(config.properties.render() + _setup_comment(config))
             return 0
         return _consume(config)
     except EndpointProbeError as exc:

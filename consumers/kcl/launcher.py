@@ -39,6 +39,7 @@ from types import FrameType
 from typing import Final, Literal
 from urllib.parse import urlparse
 
+from consumers.kcl.daemon_log import forward
 from consumers.kcl.errors import JavaNotFoundError, LaunchError
 from consumers.kcl.isolation import HostBridge, namespace_command, unshare_prefix
 from consumers.kcl.probe import probe_h2c
@@ -222,6 +223,29 @@ def daemon_env(config: LaunchConfig, base: Mapping[str, str] | None = None) -> d
     return env
 
 
+def daemon_command(
+    java: str,
+    jars: Path | str,
+    properties_file: Path | str,
+    logback: Path | str | None = None,
+    java_options: Sequence[str] = (),
+) -> list[str]:
+    """The MultiLangDaemon's command line; CBOR off, which emulators need."""
+    command = [
+        java,
+        "-Daws.cborEnabled=false",
+        *java_options,
+        "-cp",
+        f"{jars}/*",
+        MAIN_CLASS,
+        "--properties-file",
+        str(properties_file),
+    ]
+    if logback is not None:
+        command += ["--log-configuration", str(logback)]
+    return command
+
+
 def prepare(config: LaunchConfig) -> Prepared:
     """Check Java and the jars, write the properties and logback files, build the command."""
     java = find_java(config.java_home)
@@ -233,18 +257,7 @@ def prepare(config: LaunchConfig) -> Prepared:
     properties_file.write_text(props.render())
     logback = workdir / "logback.xml"
     logback.write_text(_LOGBACK.replace("{level}", config.java_log_level.upper()))
-    command = [
-        java,
-        "-Daws.cborEnabled=false",
-        *config.java_options,
-        "-cp",
-        f"{jars}/*",
-        MAIN_CLASS,
-        "--properties-file",
-        str(properties_file),
-        "--log-configuration",
-        str(logback),
-    ]
+    command = daemon_command(java, jars, properties_file, logback, config.java_options)
     port = loopback_port(props.endpoint_url)
     unshare: list[str] | None = None
     if config.isolation != "none" and port is not None:
@@ -306,11 +319,15 @@ def launch(config: LaunchConfig) -> int:
     logger.info("properties file %s", prepared.properties_file)
     logger.info("starting %s", shlex.join(command))
     try:
-        proc = subprocess.Popen(command, env=prepared.env, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command, env=prepared.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
     except OSError as exc:
         if bridge is not None:
             bridge.stop()
         raise LaunchError(f"cannot start {command[0]}: {exc}") from exc
+    assert proc.stderr is not None
+    stderr_pump = forward(proc.stderr, sys.stderr)
     stop = DaemonStop(
         proc,
         deadline=_stop_deadline(config.properties),
@@ -337,6 +354,7 @@ def launch(config: LaunchConfig) -> int:
             proc.wait()
         if bridge is not None:
             bridge.stop()
+        stderr_pump.join(timeout=5)
     logger.info("daemon exited with %d", returncode)
     if stop.requested is not None and (
         _exit_code(returncode) in _STOPPED_BY_SIGNAL or stop.killed_when_idle
@@ -351,6 +369,7 @@ __all__: Sequence[str] = (
     "PROCESSOR_MODULE",
     "LaunchConfig",
     "Prepared",
+    "daemon_command",
     "daemon_env",
     "find_java",
     "kcl_jars_dir",
