@@ -1,10 +1,11 @@
 """The daemon's stderr, with the processors' lines shown once, as they were written.
 
-The MultiLangDaemon reads every stderr line of its processors and logs it again at ERROR
-(``Received error line from subprocess [LINE] for shard SHARD``), whatever the line says: an
-INFO line of a processor showed up as an ERROR of the daemon. The launcher reads the
-daemon's stderr and writes such a line as the processor wrote it (its own time, level and
-logger), once; every other daemon line passes unchanged.
+The MultiLangDaemon logs every stderr line of its processors again at ERROR (``Received
+error line from subprocess [LINE] for shard SHARD``), whatever the line says, and the line
+also reaches the daemon's stderr as written: every processor line showed up twice, once as
+an ERROR of the daemon. The launcher reads the daemon's stderr and writes each processor
+line once, as the processor wrote it (its own time, level and logger); every other daemon
+line passes unchanged.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections import deque
 from typing import IO, Final
 
 _RELOGGED: Final = re.compile(
     r"Received error line from subprocess \[(?P<line>.*)\] for shard (?P<shard>\S+)\s*$"
 )
+
+
+#: How many lines of one copy wait for the other (the daemon re-logs within milliseconds).
+_WINDOW: Final = 512
 
 
 def unwrap(line: str) -> str:
@@ -27,11 +33,36 @@ def unwrap(line: str) -> str:
     return match.group("line") + "\n"
 
 
+class Deduplicator:
+    """Passes each processor line once, whichever of its two copies comes first."""
+
+    def __init__(self, window: int = _WINDOW) -> None:
+        self._pending: dict[bool, deque[str]] = {True: deque(), False: deque()}
+        self._window = window
+
+    def accept(self, line: str) -> str | None:
+        """The line to write for daemon stderr line ``line``, or None for a second copy."""
+        text = unwrap(line)
+        relogged = text is not line
+        other = self._pending[not relogged]
+        if text in other:
+            other.remove(text)
+            return None
+        mine = self._pending[relogged]
+        mine.append(text)
+        if len(mine) > self._window:
+            mine.popleft()
+        return text
+
+
 def _pump(source: IO[bytes], sink: IO[str]) -> None:
+    once = Deduplicator()
     with contextlib.suppress(OSError, ValueError):
         for raw in source:
-            sink.write(unwrap(raw.decode(errors="replace")))
-            sink.flush()
+            text = once.accept(raw.decode(errors="replace"))
+            if text is not None:
+                sink.write(text)
+                sink.flush()
 
 
 def forward(source: IO[bytes], sink: IO[str]) -> threading.Thread:
@@ -41,4 +72,4 @@ def forward(source: IO[bytes], sink: IO[str]) -> threading.Thread:
     return thread
 
 
-__all__ = ("forward", "unwrap")
+__all__ = ("Deduplicator", "forward", "unwrap")

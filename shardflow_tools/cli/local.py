@@ -12,10 +12,11 @@ import argparse
 import importlib.util
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from shardflow import settings
-from shardflow_tools.emulator import EmulatorError, check_port, serve
+from shardflow_tools.emulator import EmulatorError, check_port, endpoint_url, free_port, serve
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,13 @@ def register(sub: Any) -> None:
         help="serve HTTP/1.1 only, with moto's own server (the KCL cannot use it)",
     )
     parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="start the emulator in the background, return once it listens, and print the "
+        'lines to eval: eval "$(shardflow local --detach)" sets AWS_ENDPOINT_URL and '
+        "EMULATOR_PID (stop it with kill $EMULATOR_PID)",
+    )
+    parser.add_argument(
         "--aws-resharding",
         action="store_true",
         help="patch moto so SplitShard/MergeShards behave as on AWS (new records go to the "
@@ -91,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        if args.detach:
+            return _detach(args)
         _serve(args)
     except EmulatorError as exc:
         print(f"shardflow local: {exc}", file=sys.stderr)  # noqa: T201
@@ -115,3 +125,42 @@ def _serve(args: argparse.Namespace) -> None:
     from shardflow_tools.emulator_h2 import serve_http2  # noqa: PLC0415 - needs hypercorn
 
     serve_http2(args.host, args.port, aws_resharding=args.aws_resharding, on_ready=_announce)
+
+
+def _detach(args: argparse.Namespace) -> int:
+    """Start ``shardflow local`` without ``--detach`` as a session of its own; print the
+    endpoint and its pid once it answers."""
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from shardflow_tools.emulator import wait_until_ready  # noqa: PLC0415
+
+    port = args.port or free_port(args.host)
+    argv = [sys.executable, "-m", "shardflow", "local", "--host", args.host, "--port", str(port)]
+    if args.http1_only:
+        argv.append("--http1-only")
+    if args.aws_resharding:
+        argv.append("--aws-resharding")
+    log = Path(tempfile.mkdtemp(prefix="shardflow-local-")) / "emulator.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            start_new_session=True,  # a later Ctrl-C in this terminal must not stop it
+        )
+    url = endpoint_url(args.host, port)
+    try:
+        wait_until_ready(url, exited=proc.poll)
+    except EmulatorError as exc:
+        proc.kill()
+        last = log.read_text(errors="replace").strip().splitlines()[-1:]
+        raise EmulatorError(f"{exc}{': ' + last[0] if last else ''}") from exc
+    print(  # noqa: T201
+        f"shardflow emulator on {url} (pid {proc.pid}, log {log}; stop it with kill {proc.pid})",
+        file=sys.stderr,
+    )
+    print(f"export AWS_ENDPOINT_URL={url}")  # noqa: T201
+    print(f"export EMULATOR_PID={proc.pid}")  # noqa: T201
+    return 0

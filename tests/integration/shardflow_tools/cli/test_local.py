@@ -53,3 +53,22 @@ def test_port_zero_announces_the_port_it_listens_on_for_both_protocols(
     probe_h2c(url)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
+
+
+def test_detach_returns_once_it_listens_and_prints_what_to_eval() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "shardflow", "local", "--detach", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    lines = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
+    pid = int(lines["EMULATOR_PID"])
+    try:
+        kinesis = aws.client("kinesis", endpoint_url=lines["AWS_ENDPOINT_URL"], region="us-east-1")
+        assert kinesis.list_streams()["StreamNames"] == []
+        probe_h2c(lines["AWS_ENDPOINT_URL"])
+    finally:
+        os.kill(pid, signal.SIGTERM)

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from consumers.kcl.daemon_log import forward, unwrap
+from consumers.kcl.daemon_log import Deduplicator, forward, unwrap
 from shardflow_tools.cli import main
 
 _CHILD = "2026-12-04 10:00:00,000 INFO [pid 7] consumers.kcl.processor: shard s-1: flushed 3"
@@ -27,9 +27,21 @@ def test_other_daemon_lines_pass_unchanged() -> None:
     assert unwrap(line) == line
 
 
+def test_each_processor_line_is_written_once_whichever_copy_comes_first() -> None:
+    once = Deduplicator()
+    raw = _CHILD + "\n"
+    assert once.accept(raw) == raw
+    assert once.accept(_RELOGGED) is None
+    assert once.accept(_RELOGGED) == raw
+    assert once.accept(raw) is None
+    # Java lines that repeat (stack frames) are not processor copies: all pass.
+    frame = "\tat java.base/java.net.Socket.connect(Socket.java:633)\n"
+    assert [once.accept(frame), once.accept(frame)] == [frame, frame]
+
+
 def test_the_daemon_stderr_is_forwarded_through_the_filter() -> None:
     out = io.StringIO()
-    daemon = io.BytesIO(("java line\n" + _RELOGGED).encode())
+    daemon = io.BytesIO(("java line\n" + _CHILD + "\n" + _RELOGGED).encode())
     forward(daemon, out).join()
     assert out.getvalue() == f"java line\n{_CHILD}\n"
     assert "Received error line" not in out.getvalue()
