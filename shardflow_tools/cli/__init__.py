@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "shardflow_tools.cli.ddl",
     "shardflow_tools.cli.query",
     "shardflow_tools.cli.dlq",
+    "shardflow_tools.cli.tail",
     "shardflow_tools.cli.bootstrap",
     "shardflow_tools.cli.package",
 )
