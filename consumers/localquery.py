@@ -163,11 +163,12 @@ def connect_s3(
     schema: TableSchema = SCHEMA,
     table: str = resources.GLUE_TABLE,
     database: str | None = resources.GLUE_DATABASE,
+    formats: Sequence[str] = ("parquet", "jsonl"),
 ) -> Iterator[Any]:
     """:func:`connect` over a temporary copy of ``s3://bucket/prefix/``."""
     with tempfile.TemporaryDirectory(prefix="shardflow-query-") as tmp:
         download(s3_client, bucket, prefix, tmp)
-        con = connect(tmp, schema=schema, table=table, database=database)
+        con = connect(tmp, schema=schema, table=table, database=database, formats=formats)
         try:
             yield con
         finally:

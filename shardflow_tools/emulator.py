@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 _READY_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
+_MAX_PORT = 65535
 
 
 class EmulatorError(ShardflowError):
@@ -270,10 +271,57 @@ def quiet_request_log() -> None:
         werkzeug.setLevel(logging.getLogger().getEffectiveLevel())
 
 
-def serve(host: str = settings.LOCAL_HOST, port: int = settings.LOCAL_PORT) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM; then stop cleanly."""
+#: Called with the endpoint URL once the server listens (``shardflow local`` prints it then).
+OnReady = Callable[[str], object]
+
+
+def check_port(port: int) -> int:
+    """``port`` when it is a TCP port number (0 = any free port), else :class:`EmulatorError`."""
+    if not 0 <= port <= _MAX_PORT:
+        raise EmulatorError(f"port must be 0-{_MAX_PORT} (0 picks a free one), got {port}")
+    return port
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (port 0: a free port).
+
+    Servers that take a socket (hypercorn's ``fd://``) serve on it, so the caller knows the
+    port, and that it listens, before announcing the endpoint.
+    """
+    check_port(port)
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(socket.SOMAXCONN)
+    except OSError as exc:
+        sock.close()
+        raise EmulatorError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another emulator or "
+            "LocalStack on that port? pass another --port)"
+        ) from exc
+    return sock
+
+
+def serve(
+    host: str = settings.LOCAL_HOST,
+    port: int = settings.LOCAL_PORT,
+    *,
+    on_ready: OnReady | None = None,
+) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; then stop cleanly.
+
+    ``on_ready`` gets the endpoint URL (with the port picked for port 0) once it listens.
+    """
+    check_port(port)
     emulator = EmbeddedEmulator(host, port)
     emulator.start()
+    if on_ready is not None:
+        on_ready(emulator.endpoint_url)
     stopping = False
 
     def _stop(_signum: int, _frame: object) -> None:

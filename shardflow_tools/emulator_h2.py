@@ -26,7 +26,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from shardflow import settings
-from shardflow_tools.emulator import EmulatorError, EmulatorProcess
+from shardflow_tools.emulator import (
+    EmulatorError,
+    EmulatorProcess,
+    OnReady,
+    endpoint_url,
+    listening_socket,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +95,14 @@ def serve_http2(
     port: int = settings.LOCAL_PORT,
     *,
     aws_resharding: bool = False,
+    on_ready: OnReady | None = None,
 ) -> None:
     """Serve moto over HTTP/2 + HTTP/1.1 in the foreground until SIGINT or SIGTERM.
 
     ``aws_resharding`` installs :func:`shardflow_tools.emulator_resharding.install` first (it
     raises :class:`~shardflow_tools.emulator_resharding.ReshardingShimError` if moto changed).
+    ``on_ready`` gets the endpoint URL (with the port picked for port 0) once the socket
+    listens: connections made from then on wait in its backlog until hypercorn accepts them.
     """
     serve, config_cls = _hypercorn()
     if aws_resharding:
@@ -101,8 +110,12 @@ def serve_http2(
 
         emulator_resharding.install()
     app = wsgi_app()
+    sock = listening_socket(host, port)
+    bound_port = int(sock.getsockname()[1])
     config = config_cls()
-    config.bind = [f"{host}:{port}"]
+    # hypercorn serves (and closes) a socket it is given by descriptor; binding it here
+    # tells the port (port 0) and that it listens before anything is announced.
+    config.bind = [f"fd://{sock.detach()}"]
     config.wsgi_max_body_size = _MAX_BODY
     config.accesslog = None
     # hypercorn logs every request at INFO; keep the emulator quiet unless asked.
@@ -113,12 +126,14 @@ def serve_http2(
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if on_ready is not None:
+            on_ready(endpoint_url(host, bound_port))
         await serve(app, config, shutdown_trigger=stop.wait, mode="wsgi")
 
     try:
         asyncio.run(_main())
     except OSError as exc:
-        raise EmulatorError(f"cannot listen on {host}:{port}: {exc}") from exc
+        raise EmulatorError(f"cannot serve on {host}:{bound_port}: {exc}") from exc
 
 
 class Http2EmulatorProcess(EmulatorProcess):

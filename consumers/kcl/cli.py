@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from consumers.output_options import add_output_options, output_environment
 from shardflow import resources, settings
 
 logger = logging.getLogger(__name__)
@@ -41,31 +42,28 @@ def register(sub: Any) -> None:
             "loopback AWS_ENDPOINT_URL the daemon runs in a loopback-only network namespace "
             "when the machine allows it (see --isolation)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     env = settings.env
     parser.add_argument(
         "--stream",
         default=env(settings.STREAM, resources.STREAM),
-        help=f"Kinesis stream (env {settings.STREAM})",
+        help=f"Kinesis stream (default: {settings.STREAM}, else {resources.STREAM})",
     )
     parser.add_argument(
         "--app",
         default=env(settings.KCL_APPLICATION, resources.KCL_APPLICATION),
-        help=f"KCL application name = lease table name (env {settings.KCL_APPLICATION})",
+        help="KCL application name = lease table name (default: "
+        f"{settings.KCL_APPLICATION}, else {resources.KCL_APPLICATION})",
     )
-    parser.add_argument("--region", default=None, help="AWS region (default: AWS_REGION)")
-    parser.add_argument(
-        "--endpoint-url",
-        default=None,
-        help="Kinesis and DynamoDB endpoint of the daemon, and AWS_ENDPOINT_URL of the "
-        "processors (default: AWS_ENDPOINT_URL; unset means AWS)",
+    output = parser.add_argument_group(
+        "output and AWS (the same options as consume lambda, query and dlq)"
     )
+    add_output_options(output)
     parser.add_argument(
         "--initial-position",
         choices=("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"),
         default="TRIM_HORIZON",
-        help="where a shard without a checkpoint starts",
+        help="where a shard without a checkpoint starts (default: TRIM_HORIZON)",
     )
     parser.add_argument(
         "--at-timestamp",
@@ -74,40 +72,29 @@ def register(sub: Any) -> None:
         help="ISO 8601 time for --initial-position AT_TIMESTAMP",
     )
     parser.add_argument(
-        "--bucket", default=None, help=f"S3 bucket of the output (env {settings.BUCKET})"
-    )
-    parser.add_argument(
-        "--dlq-url", default=None, help=f"dead-letter SQS queue URL (env {settings.DLQ_URL})"
-    )
-    parser.add_argument(
-        "--format",
-        choices=("parquet", "jsonl"),
-        default=None,
-        help=f"output format (env {settings.OUTPUT_FORMAT})",
-    )
-    parser.add_argument(
         "--handler",
         default=None,
         help="package.module:function called with each event before it is written "
-        f"(env {settings.KCL_HANDLER})",
+        f"(default: {settings.KCL_HANDLER}, else none)",
     )
     parser.add_argument(
         "--checkpoint-interval",
         type=float,
         default=None,
         help="seconds between checkpoints while processing; 0 checkpoints after every "
-        f"flush (env {settings.KCL_CHECKPOINT_INTERVAL_SECONDS})",
+        f"flush (default: {settings.KCL_CHECKPOINT_INTERVAL_SECONDS}, else 0)",
     )
     parser.add_argument(
         "--credentials-provider",
         default="DefaultCredentialsProvider",
-        help="the daemon's AwsCredentialsProvider (AWS SDK for Java v2 provider name)",
+        help="the daemon's AwsCredentialsProvider (AWS SDK for Java v2 provider name; "
+        "default: DefaultCredentialsProvider)",
     )
     parser.add_argument(
         "--shutdown-grace-ms",
         type=int,
         default=20_000,
-        help="how long processors get to flush and checkpoint on SIGTERM",
+        help="how long processors get to flush and checkpoint on SIGTERM (default: 20000)",
     )
     parser.add_argument(
         "--metrics-level",
@@ -119,9 +106,12 @@ def register(sub: Any) -> None:
         "--retrieval-mode",
         choices=("POLLING", "FANOUT"),
         default="POLLING",
-        help="GetRecords polling, or enhanced fan-out (SubscribeToShard; not in moto)",
+        help="GetRecords polling, or enhanced fan-out (SubscribeToShard; not in moto; "
+        "default: POLLING)",
     )
-    parser.add_argument("--max-records", type=int, default=10_000, help="GetRecords limit")
+    parser.add_argument(
+        "--max-records", type=int, default=10_000, help="GetRecords limit (default: 10000)"
+    )
     timings = parser.add_argument_group(
         "timings",
         "KCL timings in milliseconds. Against a loopback endpoint the defaults are tuned for "
@@ -146,7 +136,7 @@ def register(sub: Any) -> None:
         choices=("auto", "netns", "none"),
         default="auto",
         help="loopback-only network namespace for the daemon against a loopback endpoint: "
-        "auto uses one when possible, netns requires one, none never uses one",
+        "auto (the default) uses one when possible, netns requires one, none never uses one",
     )
     parser.add_argument(
         "--workdir",
@@ -157,7 +147,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--java-log-level",
         default="INFO",
-        help="log level of the daemon (stderr): TRACE, DEBUG, INFO, WARN, ERROR, OFF",
+        help="log level of the daemon (stderr): TRACE, DEBUG, INFO (the default), WARN, ERROR, OFF",
     )
     parser.add_argument(
         "--print-properties",
@@ -168,11 +158,8 @@ def register(sub: Any) -> None:
 
 
 def _processor_env(args: argparse.Namespace) -> dict[str, str]:
-    env: dict[str, str] = {settings.STREAM: args.stream}
+    env: dict[str, str] = {settings.STREAM: args.stream, **output_environment(args)}
     optional = (
-        (settings.BUCKET, args.bucket),
-        (settings.DLQ_URL, args.dlq_url),
-        (settings.OUTPUT_FORMAT, args.format),
         (settings.KCL_HANDLER, args.handler),
         (settings.KCL_CHECKPOINT_INTERVAL_SECONDS, args.checkpoint_interval),
     )
@@ -238,19 +225,83 @@ def build_config(args: argparse.Namespace) -> Any:
     )
 
 
+def _setup_comment(config: Any) -> str:
+    """What else running the daemon by hand needs, as properties-file comments."""
+    import shlex  # noqa: PLC0415
+
+    from consumers.kcl.errors import LaunchError  # noqa: PLC0415
+    from consumers.kcl.launcher import daemon_command, daemon_env, find_java, kcl_jars_dir  # noqa: PLC0415
+
+    try:
+        java = find_java(config.java_home)
+    except LaunchError:
+        java = "java"
+    try:
+        jars: Any = kcl_jars_dir()
+    except LaunchError:
+        jars = "<site-packages>/amazon_kclpy/jars"
+    properties_file = f"{config.properties.application}.properties"
+    lines = [
+        "",
+        "# To run the daemon yourself: save the above as " + properties_file + ", set the",
+        "# variables the processors read (CBOR must stay off: emulators answer CBOR with errors)",
+    ]
+    env = daemon_env(config, base={})
+    lines += [f"#   export {name}={shlex.quote(value)}" for name, value in sorted(env.items())]
+    if settings.DLQ_URL not in env:
+        lines.append(
+            f"#   export {settings.DLQ_URL}=<queue URL>  (without one the first poison record "
+            "stops its shard)"
+        )
+    lines += [
+        "# and start it with:",
+        "#   " + shlex.join(daemon_command(java, jars, properties_file)),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the daemon (or print its properties); return the exit code."""
     from consumers.kcl.errors import KclError  # noqa: PLC0415
-    from consumers.kcl.launcher import launch  # noqa: PLC0415
+    from consumers.kcl.probe import EndpointProbeError  # noqa: PLC0415
     from shardflow.errors import ConfigError  # noqa: PLC0415
 
     try:
         config = build_config(args)
         if args.print_properties:
-            sys.stdout.write(config.properties.render())
+            sys.stdout.write(config.properties.render() + _setup_comment(config))
             return 0
-        code: int = launch(config)
+        return _consume(config)
+    except EndpointProbeError as exc:
+        print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     except (KclError, ConfigError) as exc:
         print(f"shardflow consume kcl: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+
+
+def _consume(config: Any) -> int:
+    """Say where, check the endpoint, find the dead-letter queue, run, count dead letters."""
+    import dataclasses  # noqa: PLC0415
+
+    from consumers.deadletter_queue import queue_depth  # noqa: PLC0415
+    from consumers.kcl.deadletters import report_dead_letters, with_dead_letter_queue  # noqa: PLC0415
+    from consumers.kcl.launcher import launch  # noqa: PLC0415
+    from consumers.kcl.probe import probe_h2c  # noqa: PLC0415
+    from shardflow import aws  # noqa: PLC0415
+
+    props = config.properties
+    where = props.endpoint_url or f"AWS itself ({settings.ENDPOINT_URL} is not set)"
+    print(  # noqa: T201
+        f"shardflow consume kcl: endpoint {where}, region {props.region}", file=sys.stderr
+    )
+    if props.endpoint_url:
+        # Before anything else talks to it: one clear line if the KCL cannot use it.
+        probe_h2c(props.endpoint_url)
+    sqs = aws.client("sqs", endpoint_url=props.endpoint_url, region=props.region)
+    config, dlq_url = with_dead_letter_queue(config, sqs)
+    before = queue_depth(sqs, dlq_url) if dlq_url else None
+    code: int = launch(dataclasses.replace(config, probe_endpoint=False))
+    report_dead_letters(sqs, dlq_url, before)
     return code

@@ -22,7 +22,6 @@ What :func:`launch` does, in order:
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import ipaddress
 import logging
@@ -33,7 +32,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +39,12 @@ from types import FrameType
 from typing import Final, Literal
 from urllib.parse import urlparse
 
+from consumers.kcl.daemon_log import forward
 from consumers.kcl.errors import JavaNotFoundError, LaunchError
 from consumers.kcl.isolation import HostBridge, namespace_command, unshare_prefix
+from consumers.kcl.probe import probe_h2c
 from consumers.kcl.properties import DaemonProperties
+from consumers.kcl.stopping import DaemonStop
 from shardflow import settings
 from shardflow.errors import ConfigError
 
@@ -57,6 +58,9 @@ _MULTILANG_JAR_GLOB: Final = "amazon-kinesis-client-multilang-*.jar"
 LOCAL_SINK_MAX_SPAN_SECONDS: Final = 10.0
 #: Past the shutdown grace, the daemon still needs a lease-failover period to exit.
 _EXIT_MARGIN_SECONDS: Final = 30.0
+#: A daemon without processors left exits about a failover period after SIGTERM (measured).
+_KCL_DEFAULT_FAILOVER_MILLIS: Final = 10_000
+_LINGER_MARGIN_SECONDS: Final = 5.0
 
 #: Signals that stop the consumer gracefully (a terminal's Ctrl-C and hang-up, a service
 #: manager's stop): each is forwarded to the daemon as SIGTERM.
@@ -171,6 +175,8 @@ class LaunchConfig:
     java_options: tuple[str, ...] = ()
     processor_env: Mapping[str, str] = field(default_factory=dict)
     java_home: str | None = None
+    #: Check that an ``http://`` endpoint speaks h2c before Java starts (consumers.kcl.probe).
+    probe_endpoint: bool = True
 
     def __post_init__(self) -> None:
         if self.isolation not in ISOLATION_MODES:
@@ -217,6 +223,29 @@ def daemon_env(config: LaunchConfig, base: Mapping[str, str] | None = None) -> d
     return env
 
 
+def daemon_command(
+    java: str,
+    jars: Path | str,
+    properties_file: Path | str,
+    logback: Path | str | None = None,
+    java_options: Sequence[str] = (),
+) -> list[str]:
+    """The MultiLangDaemon's command line; CBOR off, which emulators need."""
+    command = [
+        java,
+        "-Daws.cborEnabled=false",
+        *java_options,
+        "-cp",
+        f"{jars}/*",
+        MAIN_CLASS,
+        "--properties-file",
+        str(properties_file),
+    ]
+    if logback is not None:
+        command += ["--log-configuration", str(logback)]
+    return command
+
+
 def prepare(config: LaunchConfig) -> Prepared:
     """Check Java and the jars, write the properties and logback files, build the command."""
     java = find_java(config.java_home)
@@ -228,18 +257,7 @@ def prepare(config: LaunchConfig) -> Prepared:
     properties_file.write_text(props.render())
     logback = workdir / "logback.xml"
     logback.write_text(_LOGBACK.replace("{level}", config.java_log_level.upper()))
-    command = [
-        java,
-        "-Daws.cborEnabled=false",
-        *config.java_options,
-        "-cp",
-        f"{jars}/*",
-        MAIN_CLASS,
-        "--properties-file",
-        str(properties_file),
-        "--log-configuration",
-        str(logback),
-    ]
+    command = daemon_command(java, jars, properties_file, logback, config.java_options)
     port = loopback_port(props.endpoint_url)
     unshare: list[str] | None = None
     if config.isolation != "none" and port is not None:
@@ -274,6 +292,12 @@ def _stop_deadline(props: DaemonProperties) -> float:
     return props.shutdown_grace_millis / 1000 + _EXIT_MARGIN_SECONDS
 
 
+def _linger_seconds(props: DaemonProperties) -> float:
+    """Seconds the daemon gets to exit on its own once no processor is left after a stop."""
+    failover = props.timings.get("failoverTimeMillis", _KCL_DEFAULT_FAILOVER_MILLIS)
+    return float(failover) / 1000 + _LINGER_MARGIN_SECONDS
+
+
 def _exit_code(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
@@ -281,6 +305,9 @@ def _exit_code(returncode: int) -> int:
 def launch(config: LaunchConfig) -> int:
     """Run the daemon until it exits or SIGTERM/SIGINT/SIGHUP stops it; return its exit
     code."""
+    if config.probe_endpoint and config.properties.endpoint_url:
+        # Against an HTTP/1.1-only endpoint (or none) the daemon would retry forever.
+        probe_h2c(config.properties.endpoint_url)
     prepared = prepare(config)
     bridge: HostBridge | None = None
     command = prepared.command
@@ -292,32 +319,33 @@ def launch(config: LaunchConfig) -> int:
     logger.info("properties file %s", prepared.properties_file)
     logger.info("starting %s", shlex.join(command))
     try:
-        proc = subprocess.Popen(command, env=prepared.env, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command, env=prepared.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
     except OSError as exc:
         if bridge is not None:
             bridge.stop()
         raise LaunchError(f"cannot start {command[0]}: {exc}") from exc
-    stop_requested: float | None = None
+    assert proc.stderr is not None
+    stderr_pump = forward(proc.stderr, sys.stderr)
+    stop = DaemonStop(
+        proc,
+        deadline=_stop_deadline(config.properties),
+        linger=_linger_seconds(config.properties),
+        processor_marker=f"-m {PROCESSOR_MODULE}",
+    )
 
     def _forward(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stop_requested
-        logger.info("signal %d: asking the daemon to shut down gracefully", signum)
-        if stop_requested is None:
-            stop_requested = time.monotonic()
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
+        stop.request(signum)
 
     previous = {sig: signal.signal(sig, _forward) for sig in _STOP_SIGNALS}
-    grace = _stop_deadline(config.properties)
     try:
         while True:
             try:
                 returncode = proc.wait(timeout=0.5)
                 break
             except subprocess.TimeoutExpired:
-                if stop_requested is not None and time.monotonic() - stop_requested > grace:
-                    logger.error("daemon still running %.0f s after SIGTERM: killing it", grace)
-                    proc.kill()
+                stop.tick()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -326,8 +354,11 @@ def launch(config: LaunchConfig) -> int:
             proc.wait()
         if bridge is not None:
             bridge.stop()
+        stderr_pump.join(timeout=5)
     logger.info("daemon exited with %d", returncode)
-    if stop_requested is not None and _exit_code(returncode) in _STOPPED_BY_SIGNAL:
+    if stop.requested is not None and (
+        _exit_code(returncode) in _STOPPED_BY_SIGNAL or stop.killed_when_idle
+    ):
         return 0  # the JVM reports the SIGTERM we forwarded; the shutdown was the one asked
     return _exit_code(returncode)
 
@@ -338,6 +369,7 @@ __all__: Sequence[str] = (
     "PROCESSOR_MODULE",
     "LaunchConfig",
     "Prepared",
+    "daemon_command",
     "daemon_env",
     "find_java",
     "kcl_jars_dir",

@@ -61,6 +61,13 @@ WriterFactory = Callable[[str, Position | None], Writer]
 _Step = TypeVar("_Step", bound=Callable[..., None])
 
 
+def _restart_point(checkpointed: object) -> str:
+    """Where the daemon resumes the shard: the checkpoint, or the initial position."""
+    if checkpointed is None:
+        return "its initial position (TRIM_HORIZON unless configured): nothing checkpointed yet"
+    return f"checkpoint {checkpointed}"
+
+
 def _exit_on_unexpected(step: _Step) -> _Step:
     """Turn an exception escaping a lifecycle step into an exit: kclpy would print it and
     acknowledge the message, and the next batch would carry on past unprocessed records."""
@@ -71,11 +78,10 @@ def _exit_on_unexpected(step: _Step) -> _Step:
             step(self, *args)
         except Exception:
             logger.exception(
-                "shard %s: unexpected error in %s; exiting so the daemon restarts from "
-                "checkpoint %s",
+                "shard %s: unexpected error in %s; exiting so the daemon restarts from %s",
                 self._shard_id,
                 step.__name__,
-                self._checkpointed,
+                _restart_point(self._checkpointed),
             )
             sys.exit(EXIT_UNEXPECTED)
 
@@ -262,11 +268,13 @@ class KclRecordProcessor(kclpy_processor.RecordProcessorBase):  # type: ignore[m
         self._stopped = True
 
     def _fail(self, exc: Exception) -> NoReturn:
+        # PipelineError messages already start with the shard.
+        message = str(exc).removeprefix(f"shard {self._shard_id}: ")
         logger.error(
-            "shard %s: %s; exiting so the daemon restarts from checkpoint %s",
+            "shard %s: %s; exiting so the daemon restarts from %s",
             self._shard_id,
-            exc,
-            self._checkpointed,
+            message,
+            _restart_point(self._checkpointed),
         )
         sys.exit(EXIT_IO_FAILURE)
 

@@ -12,6 +12,8 @@ import sys
 from typing import Any
 
 from shardflow import aws, settings
+from shardflow_tools.cli._bootstrap_summary import read_back, render
+from shardflow_tools.cli._target import announce
 
 
 def register(sub: Any) -> None:
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    announce("bootstrap", endpoint, args.region)
     try:
         spec = default_spec().with_prefix(args.prefix) if args.prefix else default_spec()
         report = bootstrap(
@@ -75,4 +78,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for outcome in report:
         print(outcome)  # noqa: T201
+    found = read_back(
+        lambda service: aws.client(service, endpoint_url=endpoint, region=args.region),
+        args.prefix,
+    )
+    print(render(found, endpoint_url=endpoint, region=args.region))  # noqa: T201
     return 0

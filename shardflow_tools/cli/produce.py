@@ -1,13 +1,14 @@
 """``shardflow produce --stream NAME [FILE|-]``: JSON lines into a stream, through the producer.
 
 Each line is one event (a JSON object with at least ``type``; the producer fills ``id``,
-``time``, ``specversion`` and ``source``), or with ``--raw`` any line sent as it is. The
-partition key comes from ``--key PATH`` (a dotted path into the event, e.g.
-``data.user_id``) or is random per event. A progress bar (rich, when installed) runs on
-stderr; the summary goes to stdout. An event a consumer would dead-letter (``id`` not a
-string, ``time`` not RFC 3339, ...) is not sent: it counts as an invalid line, reported
-with the attribute at fault. Exit status: 0 when every event was delivered, 1 when any
-line was invalid or any event failed, 2 for usage errors.
+``time``, ``specversion`` and ``source``), or with ``--raw`` any line sent as it is, byte
+for byte (without its line end). The partition key comes from ``--key PATH`` (a dotted path
+into the event, e.g. ``data.user_id``; with ``--raw`` the line must then be JSON) or is
+random per event. A progress bar (rich, when installed) runs on stderr; the summary goes
+to stdout. An event a consumer would dead-letter (``id`` not a string, ``time`` not RFC
+3339, ...) is not sent: it counts as an invalid line, reported with the attribute at
+fault. Exit status: 0 when every event was delivered, 1 when any line was invalid or any
+event failed, 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from typing import IO, Any
 
 import orjson
 
+from shardflow import settings
 from shardflow.errors import InvalidEnvelopeError
 from shardflow_tools.cli._progress import Progress
+from shardflow_tools.cli._target import announce
 
 _EXIT_OK = 0
 _EXIT_FAILED = 1
@@ -37,7 +40,8 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "produce",
         help="send JSON-lines events to a Kinesis stream",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        # The docstring is reStructuredText; the terminal shows it plain.
+        description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,
     )
     parser.add_argument("--stream", required=True, help="stream name or ARN")
     parser.add_argument(
@@ -52,7 +56,9 @@ def register(sub: Any) -> None:
         help="dotted path of the partition key in each event (default: random per event)",
     )
     parser.add_argument(
-        "--raw", action="store_true", help="send each line as it is, without the envelope"
+        "--raw",
+        action="store_true",
+        help="send each line as it is (bytes kept, line end dropped), without the envelope",
     )
     parser.add_argument("--source", help="the envelope's source for events without one")
     parser.add_argument(
@@ -63,33 +69,43 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _lines(path: str) -> Iterator[tuple[int, bytes]]:
+def _lines(path: str, *, raw: bool) -> Iterator[tuple[int, bytes]]:
     stream: IO[bytes]
     if path == "-":
         stream = sys.stdin.buffer
-        yield from _numbered(stream)
+        yield from _numbered(stream, raw=raw)
     else:
         with Path(path).open("rb") as stream:
-            yield from _numbered(stream)
+            yield from _numbered(stream, raw=raw)
 
 
-def _numbered(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, raw in enumerate(stream, start=1):
-        line = raw.strip()
+def _numbered(stream: IO[bytes], *, raw: bool) -> Iterator[tuple[int, bytes]]:
+    for number, text in enumerate(stream, start=1):
+        # A raw line is data: only its line end goes; JSON does not care about blanks.
+        line = text.removesuffix(b"\n").removesuffix(b"\r") if raw else text.strip()
         if line:
             yield number, line
+
+
+def _kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return next((name for t, name in kinds.items() if isinstance(value, t)), "a number")
 
 
 def _key_of(event: Any, path: list[str] | None) -> str:
     if path is None:
         return uuid.uuid4().hex
+    dotted = ".".join(path)
     value = event
-    for part in path:
-        if not isinstance(value, dict) or part not in value:
-            raise ValueError(f"no {'.'.join(path)!r} in the event")
+    for depth, part in enumerate(path):
+        if not isinstance(value, dict):
+            where = "the event" if depth == 0 else repr(".".join(path[:depth]))
+            raise ValueError(f"--key {dotted}: {where} is {_kind(value)}, not a JSON object")
+        if part not in value:
+            raise ValueError(f"--key {dotted}: no {dotted!r} in the event")
         value = value[part]
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"{'.'.join(path)!r} is not a string or a number")
+        raise ValueError(f"--key {dotted}: {dotted!r} is {_kind(value)}, not a string or a number")
     return str(value)
 
 
@@ -98,6 +114,31 @@ def _invalid_line(number: int, exc: Exception) -> str:
         # A consumer would dead-letter it: refused by the producer, never delivered.
         return f"line {number}: not sent, invalid envelope {exc.field!r}: {exc}"
     return f"line {number}: {exc}"
+
+
+def _raw_key(line: bytes, path: list[str] | None) -> str:
+    if path is None:
+        return uuid.uuid4().hex
+    try:
+        parsed = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise ValueError(
+            f"--key {'.'.join(path)} with --raw: the line is not JSON, so it has no key there"
+        ) from None
+    return _key_of(parsed, path)
+
+
+def _event_of(line: bytes) -> dict[str, Any]:
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc}); pass --raw to send lines as they are") from None
+    if not isinstance(event, dict):
+        raise ValueError(
+            f"the line is {_kind(event)}, not a JSON object: an event is an object with at "
+            'least "type" (or pass --raw to send lines as they are)'
+        )
+    return event
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from producers.client import default_kinesis_client  # noqa: PLC0415
 
+    announce("produce", args.endpoint_url or settings.endpoint_url(), args.region)
     config = ProducerConfig.from_env(**_overrides(args))
     # The producer's own client settings: no botocore retries under the producer's.
     client = default_kinesis_client(
@@ -144,22 +186,19 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     read = invalid = 0
-    try:
-        producer = EventProducer(
-            args.stream, config=config, client=client, metrics=metrics, on_failure=on_failure
-        )
-    except ProducerError as exc:
-        print(f"shardflow produce: {exc}", file=sys.stderr)  # noqa: T201
-        return _EXIT_FAILED
+    # A missing stream or an unreachable endpoint: one line from shardflow_tools.cli.main.
+    producer = EventProducer(
+        args.stream, config=config, client=client, metrics=metrics, on_failure=on_failure
+    )
     try:
         with producer, Progress(f"producing to {args.stream}") as progress:
-            for number, line in _lines(args.file):
+            for number, line in _lines(args.file, raw=args.raw):
                 read += 1
                 try:
                     if args.raw:
-                        producer.put(line, partition_key=_key_of(None, None))
+                        producer.put(line, partition_key=_raw_key(line, key_path))
                     else:
-                        event = orjson.loads(line)
+                        event = _event_of(line)
                         producer.put(event, partition_key=_key_of(event, key_path))
                 except BufferFullError as exc:
                     # A valid event the stream did not take in time: a failure, not bad input.

@@ -40,8 +40,15 @@ def register(sub: Any) -> None:
         help=f"output prefix (default: ${settings.OUTPUT_PREFIX} or {resources.OUTPUT_PREFIX})",
     )
     parser.add_argument(
+        "--format",
+        choices=("parquet", "jsonl"),
+        default=None,
+        help="read only this output format (default: both)",
+    )
+    parser.add_argument(
         "--endpoint-url", default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)"
     )
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION, else us-east-1)")
     parser.add_argument("--database", default=resources.GLUE_DATABASE, help="schema name")
     parser.add_argument("--table", default=resources.GLUE_TABLE, help="table name")
     parser.add_argument(
@@ -78,10 +85,14 @@ def run(args: argparse.Namespace) -> int:
     """Run the query and print its result; 1 on error."""
     from consumers import localquery  # noqa: PLC0415 - core must not need consumers
     from shardflow import aws  # noqa: PLC0415
+    from shardflow_tools.cli._target import announce  # noqa: PLC0415
 
+    formats = (args.format,) if args.format else ("parquet", "jsonl")
     try:
         if args.path:
-            con = localquery.connect(args.path, table=args.table, database=args.database)
+            con = localquery.connect(
+                args.path, table=args.table, database=args.database, formats=formats
+            )
             try:
                 names, rows = localquery.run(con, args.sql)
             finally:
@@ -89,9 +100,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             bucket = args.bucket or settings.env(settings.BUCKET) or resources.BUCKET
             prefix = args.prefix or settings.env(settings.OUTPUT_PREFIX) or resources.OUTPUT_PREFIX
-            s3 = aws.client("s3", endpoint_url=args.endpoint_url)
+            announce("query", args.endpoint_url or settings.endpoint_url(), args.region)
+            s3 = aws.client("s3", endpoint_url=args.endpoint_url, region=args.region)
             with localquery.connect_s3(
-                s3, bucket, prefix, table=args.table, database=args.database
+                s3, bucket, prefix, table=args.table, database=args.database, formats=formats
             ) as con:
                 names, rows = localquery.run(con, args.sql)
     except localquery.QueryError as exc:

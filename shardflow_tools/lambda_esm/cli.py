@@ -12,6 +12,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from consumers.output_options import add_output_options
+
 if TYPE_CHECKING:
     from consumers.lambda_handler import HandlerConfig
     from shardflow_tools.lambda_esm.invoker import Handler, RunStats
@@ -35,7 +37,9 @@ def register(sub: Any) -> None:
             "override them."
         ),
     )
-    parser.add_argument("--stream", help="stream name (default: SHARDFLOW_STREAM)")
+    parser.add_argument(
+        "--stream", help="stream name (default: SHARDFLOW_STREAM, else shardflow-events)"
+    )
     parser.add_argument(
         "--handler",
         default=DEFAULT_HANDLER,
@@ -44,6 +48,7 @@ def register(sub: Any) -> None:
     esm = parser.add_argument_group("event source mapping (default: SHARDFLOW_* variables)")
     esm.add_argument("--batch-size", type=int, help="BatchSize (1-10000, default 100)")
     esm.add_argument(
+        "--maximum-batching-window-in-seconds",
         "--batching-window",
         type=float,
         dest="maximum_batching_window_in_seconds",
@@ -71,18 +76,33 @@ def register(sub: Any) -> None:
         "--maximum-retry-attempts", type=int, help="MaximumRetryAttempts (-1 = until expiry)"
     )
     esm.add_argument(
+        "--maximum-record-age-in-seconds",
         "--maximum-record-age",
         type=int,
         dest="maximum_record_age_in_seconds",
         help="MaximumRecordAgeInSeconds (-1 = no limit, 60-604800)",
     )
     esm.add_argument(
+        "--function-response-types",
+        type=function_response_types,
+        dest="report_batch_item_failures",
+        metavar="ReportBatchItemFailures|none",
+        help="FunctionResponseTypes (default ReportBatchItemFailures)",
+    )
+    esm.add_argument(
         "--report-batch-item-failures",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="FunctionResponseTypes=ReportBatchItemFailures (default on)",
+        help="the same as --function-response-types ReportBatchItemFailures (or none)",
     )
-    esm.add_argument("--on-failure-queue-url", help="OnFailure destination: URL of an SQS queue")
+    esm.add_argument(
+        "--on-failure-destination",
+        "--on-failure-queue-url",
+        dest="on_failure_destination",
+        metavar="ARN_OR_URL",
+        help="DestinationConfig.OnFailure: an SQS queue's ARN (as in AWS and Terraform) or "
+        "URL (default: SHARDFLOW_ON_FAILURE_QUEUE_URL)",
+    )
     local = parser.add_argument_group("local runner")
     local.add_argument("--function-name", help="function name (checkpoint and idempotency key)")
     local.add_argument(
@@ -116,7 +136,21 @@ def register(sub: Any) -> None:
         default=None,
         help="create missing tables, bucket and queues (default: only for a local endpoint)",
     )
+    output = parser.add_argument_group(
+        "output and AWS (the same options as consume kcl, query and dlq)"
+    )
+    add_output_options(output)
     parser.set_defaults(func=run)
+
+
+def function_response_types(value: str) -> bool:
+    """argparse type of ``--function-response-types``: True for ReportBatchItemFailures."""
+    names = {part.strip() for part in value.split(",") if part.strip()}
+    if names <= {"ReportBatchItemFailures"} and names:
+        return True
+    if names <= {"none", "None", "NONE", ""}:
+        return False
+    raise argparse.ArgumentTypeError(f"only ReportBatchItemFailures or none, got {value!r}")
 
 
 def load_handler(spec: str) -> Handler:
@@ -141,40 +175,28 @@ def default_handler(config: HandlerConfig) -> Handler:
 
 def run(args: argparse.Namespace) -> int:
     """Run the mapping until Ctrl-C, ``--duration`` or ``--until-drained``."""
-    from shardflow import resources, settings  # noqa: PLC0415
-    from shardflow.errors import ShardflowError  # noqa: PLC0415
-    from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions, parse_timestamp  # noqa: PLC0415
-    from shardflow_tools.lambda_esm.errors import MappingError  # noqa: PLC0415
+    from shardflow import (  # noqa: PLC0415
+        aws,
+        resources,
+        settings,
+    )
+    from shardflow_tools.cli._deadletter_count import DeadLetterCount  # noqa: PLC0415
+    from shardflow_tools.cli._target import announce  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.cli_config import (  # noqa: PLC0415
+        apply_output_options,
+        mapping_from_args,
+    )
+    from shardflow_tools.lambda_esm.errors import (  # noqa: PLC0415
+        HandlerImportError,
+        MappingError,
+        StreamNotFoundError,
+    )
     from shardflow_tools.lambda_esm.local import handler_config, prepare_local_run  # noqa: PLC0415
     from shardflow_tools.lambda_esm.runner import EventSourceMappingRunner  # noqa: PLC0415
 
     try:
-        stamp = (
-            parse_timestamp(
-                args.starting_position_timestamp, field_name="--starting-position-timestamp"
-            )
-            if args.starting_position_timestamp
-            else None
-        )
-        config = MappingConfig.from_env(
-            batch_size=args.batch_size,
-            maximum_batching_window_in_seconds=args.maximum_batching_window_in_seconds,
-            starting_position=args.starting_position,
-            starting_position_timestamp=stamp,
-            parallelization_factor=args.parallelization_factor,
-            bisect_batch_on_function_error=args.bisect_batch_on_function_error,
-            maximum_retry_attempts=args.maximum_retry_attempts,
-            maximum_record_age_in_seconds=args.maximum_record_age_in_seconds,
-            report_batch_item_failures=args.report_batch_item_failures,
-            on_failure_queue_url=args.on_failure_queue_url,
-        )
-        options = RunnerOptions.from_env(
-            function_name=args.function_name,
-            function_timeout_seconds=args.function_timeout_seconds,
-            checkpoint_table=args.checkpoint_table,
-            poll_interval_seconds=args.poll_interval_seconds,
-            shard_sync_interval_seconds=args.shard_sync_interval_seconds,
-        )
+        apply_output_options(args)
+        config, options = mapping_from_args(args)
         stream = args.stream or settings.env(settings.STREAM, resources.STREAM) or resources.STREAM
         if args.handler == DEFAULT_HANDLER and config.parallelization_factor > 1:
             # Concurrent batches of one shard would write overlapping ranges to the S3 sink,
@@ -186,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        announce("consume lambda", settings.endpoint_url(), None)
         # The default handler's configuration: what it is built with, and (also for another
         # handler, as a local run always did) what the resources created for the run name.
         needed = args.handler == DEFAULT_HANDLER or args.create_resources is not False
@@ -201,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             else load_handler(args.handler)
         )
         runner = EventSourceMappingRunner(stream, handler, config=config, options=options)
-    except ShardflowError as exc:
+    except HandlerImportError as exc:
         print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
         return 2
 
@@ -215,16 +238,25 @@ def run(args: argparse.Namespace) -> int:
         f"parallelization {config.parallelization_factor}); Ctrl-C to stop",
         file=sys.stderr,
     )
+    dead_letters = DeadLetterCount("consume lambda", aws.client("sqs"))
+    dead_letters.start()
     try:
         stats = runner.run(until_drained=args.until_drained, timeout=args.duration)
     except MappingError as exc:
-        print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
+        hint = (
+            " (create it with `shardflow bootstrap`, or name another with --stream)"
+            if isinstance(exc, StreamNotFoundError)
+            else ""
+        )
+        print(f"shardflow consume lambda: {exc}{hint}", file=sys.stderr)  # noqa: T201
         _print_stats(runner.stats)
+        dead_letters.report()
         return 1
     finally:
         for sig, handler_ in previous.items():
             signal.signal(sig, handler_)
     _print_stats(stats)
+    dead_letters.report()
     return 0
 
 

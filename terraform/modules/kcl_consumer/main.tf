@@ -339,8 +339,10 @@ data "aws_iam_policy_document" "kcl" {
   dynamic "statement" {
     for_each = var.dead_letter_queue_arn == null ? [] : [1]
     content {
-      sid       = "SendDeadLetters"
-      actions   = ["sqs:SendMessage"]
+      sid = "SendDeadLetters"
+      # GetQueueUrl: the worker finds the queue by name when SHARDFLOW_DLQ_URL is unset;
+      # GetQueueAttributes: its summary counts what a run dead-lettered.
+      actions   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
       resources = [var.dead_letter_queue_arn]
     }
   }

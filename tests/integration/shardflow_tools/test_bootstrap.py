@@ -154,9 +154,12 @@ def test_cli_bootstraps_and_prints_one_line_per_resource(
     prefix = unique_name("cli") + "-"
     args = ["bootstrap", "--endpoint-url", aws_endpoint, "--prefix", prefix]
     assert main(args) == 0
-    lines = capsys.readouterr().out.splitlines()
+    # One line per resource, then (after a blank line) names, ARNs, URLs and export lines.
+    lines = capsys.readouterr().out.split("\n\n", 1)[0].splitlines()
     assert len(lines) == 11
     assert all(line.startswith("created") for line in lines)
     assert f"kinesis stream {prefix}{resources.STREAM}" in "\n".join(lines)
     assert main(args) == 0
-    assert all(line.startswith("exists") for line in capsys.readouterr().out.splitlines())
+    again = capsys.readouterr().out.split("\n\n", 1)[0].splitlines()
+    assert len(again) == 11
+    assert all(line.startswith("exists") for line in again)

@@ -88,7 +88,13 @@ HANDLER_FILES = [
         "consumers/*.py",
         "consumers/sink/*.py",
         "consumers/lambda_handler/*.py",
-        exclude=("consumers/lambda_handler/resources.py", "consumers/localquery.py"),
+        # Local-only or command-line helpers the function never imports.
+        exclude=(
+            "consumers/lambda_handler/resources.py",
+            "consumers/localquery.py",
+            "consumers/deadletter_queue.py",
+            "consumers/output_options.py",
+        ),
     ),
     _powertools_idempotency_store(),
 ]

@@ -124,3 +124,18 @@ def test_a_fenced_flush_stops_the_shard_like_a_lost_lease() -> None:
     cp = _Checkpointer()
     messages.ShutdownRequestedInput({"action": "shutdownRequested"}).dispatch(cp, processor)
     assert cp.calls == []
+
+
+def test_the_exit_message_names_the_shard_once_and_the_restart_point(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 15.2: "shard X: shard X: ... restarts from checkpoint None"."""
+    processor = _processor(_Writer())
+    poison = messages.Record(kcl_record(b"not json", "100", arrival=datetime.now(UTC)))
+    message = {"action": "processRecords", "millisBehindLatest": 0, "records": [poison]}
+    with pytest.raises(SystemExit):
+        messages.ProcessRecordsInput(message).dispatch(_Checkpointer(), processor)
+    (line,) = [r.getMessage() for r in caplog.records if "exiting so the daemon" in r.getMessage()]
+    assert line.count(f"shard {SHARD}") == 1
+    assert "None" not in line
+    assert "restarts from its initial position (TRIM_HORIZON" in line
