@@ -27,7 +27,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,6 +35,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from consumers.errors import DeadLetterError
 from consumers.records import Origin, PoisonRecord
 from shardflow import aws, envelope, resources
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +123,7 @@ class DeadLetterQueue:
         self,
         queue_url: str,
         *,
-        sqs_client: Any = None,
+        sqs_client: SQSClient | None = None,
         s3_client: Any = None,
         bucket: str | None = None,
         errors_prefix: str = resources.ERRORS_PREFIX,
@@ -202,7 +206,10 @@ class DeadLetterQueue:
         entries = [entry for _, entry, _, _ in chunk]
         for attempt in range(1, _BATCH_ATTEMPTS + 1):
             try:
-                resp = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                resp = self._sqs.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=cast("list[SendMessageBatchRequestEntryTypeDef]", entries),
+                )
             except (ClientError, BotoCoreError) as exc:
                 first = poisons[chunk[0][0]].origin
                 raise self._error("SendMessageBatch failed", first, exc) from exc

@@ -7,16 +7,19 @@ command-line summaries count what a run added to it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shardflow import aws, resources
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
 _MISSING = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
-def queue_url_by_name(sqs: Any, name: str = resources.DEAD_LETTER_QUEUE) -> str | None:
+def queue_url_by_name(sqs: SQSClient, name: str = resources.DEAD_LETTER_QUEUE) -> str | None:
     """The URL of queue ``name``, or None when there is no such queue."""
     try:
         url: str = sqs.get_queue_url(QueueName=name)["QueueUrl"]
@@ -27,7 +30,7 @@ def queue_url_by_name(sqs: Any, name: str = resources.DEAD_LETTER_QUEUE) -> str 
     return url
 
 
-def queue_depth(sqs: Any, url: str) -> int | None:
+def queue_depth(sqs: SQSClient, url: str) -> int | None:
     """Messages in the queue (visible and in flight), or None when it cannot be read."""
     try:
         attrs = sqs.get_queue_attributes(

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict, cast
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -30,6 +30,10 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from producers.exceptions import ProducerError, StreamNotFoundError
 from producers.retry import is_retryable
 from shardflow import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis.client import KinesisClient
+    from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
 
 __all__ = ["EntryOutcome", "RequestError", "StreamClient", "default_kinesis_client"]
 
@@ -102,12 +106,19 @@ def _botocore_error_code(exc: BotoCoreError) -> str:
     return type(exc).__name__
 
 
+class _StreamTarget(TypedDict, total=False):
+    """How a call names the stream: by name or by ARN (never both)."""
+
+    StreamName: str
+    StreamARN: str
+
+
 class StreamClient:
     """ListShards and PutRecords for one stream (name or ARN)."""
 
     def __init__(
         self,
-        client: Any,
+        client: KinesisClient,
         stream: str,
         *,
         sleep: Callable[[float], None] = time.sleep,
@@ -115,7 +126,7 @@ class StreamClient:
         self._client = client
         self._stream = stream
         self._sleep = sleep
-        self._target = (
+        self._target: _StreamTarget = (
             {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
         )
 
@@ -150,7 +161,7 @@ class StreamClient:
         try:
             while True:
                 page = self._client.list_shards(**kwargs)
-                shards.extend(page.get("Shards", []))
+                shards.extend(dict(shard) for shard in page.get("Shards", []))
                 token = page.get("NextToken")
                 if not token:
                     return shards
@@ -183,7 +194,9 @@ class StreamClient:
         as a whole.
         """
         try:
-            response = self._client.put_records(Records=list(records), **self._target)
+            # The entries are built by the batcher with exactly PutRecords' entry keys.
+            entries = cast("list[PutRecordsRequestEntryTypeDef]", list(records))
+            response = self._client.put_records(Records=entries, **self._target)
         except ClientError as exc:
             code = _error_code(exc)
             if code == "ResourceNotFoundException":

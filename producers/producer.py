@@ -37,7 +37,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from producers import futures as _futures
 from producers.batching import Entry, RequestLimits, ShardBatcher, make_batcher, plan_request
@@ -59,6 +59,9 @@ from producers.resharding import ShardMapRefresh, Step
 from producers.retry import Backoff
 from producers.shard_map import PredictedShards
 from producers.validation import Prepared, record_preparer
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis.client import KinesisClient
 
 __all__ = ["Event", "EventProducer"]
 
@@ -109,7 +112,7 @@ class EventProducer:
         *,
         stream_arn: str | None = None,
         config: ProducerConfig | None = None,
-        client: Any = None,
+        client: KinesisClient | None = None,
         metrics: MetricsCollector | None = None,
         on_failure: Callable[[FailedRecord], object] | None = None,
     ) -> None:

@@ -20,12 +20,20 @@ import base64
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shardflow.errors import ShardflowError
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis.client import KinesisClient
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.type_defs import (
+        ChangeMessageVisibilityBatchRequestEntryTypeDef,
+        MessageTypeDef,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +76,7 @@ class DeadLetter:
         return f"{body.get('stream', '?')}/{body.get('shard_id', '?')}@{position}"
 
 
-def _decode(message: dict[str, Any]) -> DeadLetter:
+def _decode(message: MessageTypeDef) -> DeadLetter:
     try:
         body = orjson.loads(message["Body"])
     except orjson.JSONDecodeError:
@@ -78,9 +86,9 @@ def _decode(message: dict[str, Any]) -> DeadLetter:
     return DeadLetter(message["MessageId"], message["ReceiptHandle"], body)
 
 
-def _receive(sqs: Any, url: str, visibility: int) -> list[dict[str, Any]]:
+def _receive(sqs: SQSClient, url: str, visibility: int) -> list[MessageTypeDef]:
     try:
-        messages: list[dict[str, Any]] = sqs.receive_message(
+        messages = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=_RECEIVE_MAX,
             VisibilityTimeout=visibility,
@@ -91,9 +99,9 @@ def _receive(sqs: Any, url: str, visibility: int) -> list[dict[str, Any]]:
     return messages
 
 
-def release(sqs: Any, url: str, letters: Iterable[DeadLetter]) -> None:
+def release(sqs: SQSClient, url: str, letters: Iterable[DeadLetter]) -> None:
     """Make held dead letters visible again at once."""
-    entries = [
+    entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
         {"Id": str(i), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
         for i, letter in enumerate(letters)
     ]
@@ -108,7 +116,7 @@ def release(sqs: Any, url: str, letters: Iterable[DeadLetter]) -> None:
             )
 
 
-def hold(sqs: Any, url: str, limit: int | None) -> list[DeadLetter]:
+def hold(sqs: SQSClient, url: str, limit: int | None) -> list[DeadLetter]:
     """Receive up to ``limit`` distinct messages (all when None), hidden until
     :func:`release` (or a visibility timeout) makes them visible again."""
     held: dict[str, DeadLetter] = {}
@@ -122,14 +130,14 @@ def hold(sqs: Any, url: str, limit: int | None) -> list[DeadLetter]:
     return letters if limit is None else letters[:limit]
 
 
-def peek(sqs: Any, url: str, *, limit: int | None = None) -> list[DeadLetter]:
+def peek(sqs: SQSClient, url: str, *, limit: int | None = None) -> list[DeadLetter]:
     """Up to ``limit`` dead letters (all when None), left in the queue."""
     letters = hold(sqs, url, limit)
     release(sqs, url, letters)
     return letters
 
 
-def find(sqs: Any, url: str, message_ids: Iterable[str]) -> tuple[list[DeadLetter], set[str]]:
+def find(sqs: SQSClient, url: str, message_ids: Iterable[str]) -> tuple[list[DeadLetter], set[str]]:
     """The dead letters with these ids, hidden until released, and the ids not found."""
     wanted = set(message_ids)
     letters = hold(sqs, url, None)
@@ -177,7 +185,12 @@ def decoded(letter: DeadLetter, s3: Any = None) -> dict[str, Any]:
 
 
 def redrive(
-    sqs: Any, kinesis: Any, url: str, letters: Iterable[DeadLetter], *, s3: Any = None
+    sqs: SQSClient,
+    kinesis: KinesisClient,
+    url: str,
+    letters: Iterable[DeadLetter],
+    *,
+    s3: Any = None,
 ) -> Iterator[tuple[DeadLetter, str]]:
     """Put each dead letter back into its stream, then delete it; yield it with the new
     sequence number."""
@@ -203,7 +216,7 @@ def redrive(
         yield letter, str(put["SequenceNumber"])
 
 
-def purge(sqs: Any, url: str) -> None:
+def purge(sqs: SQSClient, url: str) -> None:
     """Delete every message of the queue."""
     try:
         sqs.purge_queue(QueueUrl=url)

@@ -12,13 +12,16 @@ import base64
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from botocore.exceptions import ClientError
 
 from shardflow import aws, kpl
 from shardflow.errors import ShardflowError, WireFormatError
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis.client import KinesisClient
 
 #: Seconds between reads of a caught-up shard, and between shard list reads.
 POLL_SECONDS: Final = 1.0
@@ -77,7 +80,7 @@ class StreamTail:
 
     def __init__(
         self,
-        kinesis: Any,
+        kinesis: KinesisClient,
         stream: str,
         start: str | datetime,
         *,

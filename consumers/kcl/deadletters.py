@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from consumers.deadletter_queue import queue_depth, queue_url_by_name
 from consumers.kcl.launcher import LaunchConfig
 from shardflow import resources, settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 _PREFIX = "shardflow consume kcl"
 
@@ -24,7 +27,7 @@ def _say(message: str) -> None:
     print(f"{_PREFIX}: {message}", file=sys.stderr)  # noqa: T201 - the launcher's terminal
 
 
-def with_dead_letter_queue(config: LaunchConfig, sqs: Any) -> tuple[LaunchConfig, str | None]:
+def with_dead_letter_queue(config: LaunchConfig, sqs: SQSClient) -> tuple[LaunchConfig, str | None]:
     """``config`` with the dead-letter queue's URL for the processors, and that URL.
 
     Says on stderr which queue dead letters go to, or warns that there is none.
@@ -46,7 +49,7 @@ def with_dead_letter_queue(config: LaunchConfig, sqs: Any) -> tuple[LaunchConfig
     return dataclasses.replace(config, processor_env=env), url
 
 
-def report_dead_letters(sqs: Any, url: str | None, before: int | None) -> None:
+def report_dead_letters(sqs: SQSClient, url: str | None, before: int | None) -> None:
     """Count what the run added to the queue; warn when it is anything."""
     if url is None or before is None:
         return

@@ -12,9 +12,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shardflow import resources, settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_kinesis.client import KinesisClient
+    from mypy_boto3_sqs.client import SQSClient
 
 
 @dataclass(frozen=True)
@@ -29,17 +34,17 @@ class Resource:
     value: str = ""
 
 
-def _stream(kinesis: Any, name: str) -> Resource:
+def _stream(kinesis: KinesisClient, name: str) -> Resource:
     arn = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
     return Resource("stream", name, arn, variable=settings.STREAM, value=name)
 
 
-def _table(dynamodb: Any, name: str, variable: str) -> Resource:
+def _table(dynamodb: DynamoDBClient, name: str, variable: str) -> Resource:
     arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
     return Resource("table", name, arn, variable=variable, value=name)
 
 
-def _queue(sqs: Any, name: str, variable: str) -> Resource:
+def _queue(sqs: SQSClient, name: str, variable: str) -> Resource:
     url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from consumers.deadletter_queue import queue_depth, queue_url_by_name
 from shardflow import settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 
 class DeadLetterCount:
     """Depth of the dead-letter queue at :meth:`start`, compared at :meth:`report`."""
 
-    def __init__(self, command: str, sqs: Any) -> None:
+    def __init__(self, command: str, sqs: SQSClient) -> None:
         self._command = command
         self._sqs = sqs
         self.url: str | None = None

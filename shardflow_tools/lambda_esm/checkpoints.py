@@ -20,13 +20,16 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shardflow import aws, resources
 from shardflow_tools.bootstrap import BootstrapError, BootstrapSpec, bootstrap, checkpoint_table
 from shardflow_tools.lambda_esm.errors import CheckpointConflictError, CheckpointError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,9 @@ class Checkpoint:
 class CheckpointStore:
     """Reads and conditionally writes one consumer's shard checkpoints."""
 
-    def __init__(self, table: str, *, consumer: str, dynamodb_client: Any, owner: str) -> None:
+    def __init__(
+        self, table: str, *, consumer: str, dynamodb_client: DynamoDBClient, owner: str
+    ) -> None:
         self._table = table
         self._consumer = consumer
         self._ddb = dynamodb_client
@@ -177,7 +182,9 @@ class CheckpointStore:
         return new
 
 
-def ensure_table(dynamodb_client: Any, table: str, *, wait_seconds: float = 30.0) -> bool:
+def ensure_table(
+    dynamodb_client: DynamoDBClient, table: str, *, wait_seconds: float = 30.0
+) -> bool:
     """Create the checkpoint table if missing, as bootstrap's spec declares it
     (:func:`shardflow_tools.bootstrap.checkpoint_table`); True when it was created."""
     spec = BootstrapSpec(key=None, tables=(checkpoint_table(table),))

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,6 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shardflow import aws
 from shardflow_tools.lambda_esm.errors import MappingError
 from shardflow_tools.lambda_esm.events import StreamRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def invocation_record(
 class OnFailureDestination:
     """Sends invocation records to an SQS queue."""
 
-    def __init__(self, queue_url: str, *, sqs_client: Any) -> None:
+    def __init__(self, queue_url: str, *, sqs_client: SQSClient) -> None:
         self._queue_url = queue_url
         self._sqs = sqs_client
 

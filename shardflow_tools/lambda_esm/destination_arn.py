@@ -8,12 +8,15 @@ destinations are refused with the reason, rather than failing at the first disca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from shardflow import aws
 from shardflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 _MISSING = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
@@ -26,7 +29,7 @@ def _parts(arn: str, field: str) -> tuple[str, str, str, str]:
     return service, region, account, resource
 
 
-def queue_url_of(destination: str, sqs: Any, *, field: str, create: bool = False) -> str:
+def queue_url_of(destination: str, sqs: SQSClient, *, field: str, create: bool = False) -> str:
     """The SQS queue URL of ``destination`` (an SQS ARN or a queue URL).
 
     ``create`` creates a queue the ARN names when it is missing (local endpoints, as

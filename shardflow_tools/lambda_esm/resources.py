@@ -12,7 +12,7 @@ alias of this module.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consumers.lambda_handler.config import HandlerConfig
 from shardflow import resources
@@ -26,6 +26,10 @@ from shardflow_tools.bootstrap import (
     bootstrap,
     idempotency_table,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
 
 __all__ = ["dead_letter_queue_name", "ensure_resources", "handler_spec"]
 
@@ -61,8 +65,8 @@ def ensure_resources(
     *,
     config: HandlerConfig | None = None,
     s3_client: Any = None,
-    sqs_client: Any = None,
-    dynamodb_client: Any = None,
+    sqs_client: SQSClient | None = None,
+    dynamodb_client: DynamoDBClient | None = None,
     endpoint_url: str | None = None,
     key: KeySpec | None = None,
     dead_letter_queue: str | None = None,

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +28,11 @@ from shardflow_tools.lambda_esm.errors import MappingError, StreamNotFoundError
 from shardflow_tools.lambda_esm.events import Source
 from shardflow_tools.lambda_esm.invoker import Handler, Invoker, RunStats, Stats
 from shardflow_tools.lambda_esm.shard import ShardWorker
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_kinesis.client import KinesisClient
+    from mypy_boto3_sqs.client import SQSClient
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +53,9 @@ class EventSourceMappingRunner:
         config: MappingConfig | None = None,
         options: RunnerOptions | None = None,
         handler_factory: Callable[[], Handler] | None = None,
-        kinesis_client: Any = None,
-        dynamodb_client: Any = None,
-        sqs_client: Any = None,
+        kinesis_client: KinesisClient | None = None,
+        dynamodb_client: DynamoDBClient | None = None,
+        sqs_client: SQSClient | None = None,
     ) -> None:
         if (handler is None) == (handler_factory is None):
             raise ValueError("give exactly one of handler and handler_factory")
@@ -75,7 +80,7 @@ class EventSourceMappingRunner:
         )
         self._destination = (
             OnFailureDestination(self.config.on_failure_queue_url, sqs_client=self._sqs)
-            if self.config.on_failure_queue_url
+            if self.config.on_failure_queue_url and self._sqs is not None
             else None
         )
         self._stats = Stats()
@@ -206,7 +211,7 @@ class EventSourceMappingRunner:
             while True:
                 resp = self._kinesis.list_shards(**kwargs)
                 for shard in resp["Shards"]:
-                    shards[shard["ShardId"]] = shard
+                    shards[shard["ShardId"]] = dict(shard)
                 token = resp.get("NextToken")
                 if not token:
                     return shards

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,6 +27,9 @@ from shardflow_tools.lambda_esm.events import Source, StreamRecord, to_stream_re
 from shardflow_tools.lambda_esm.invoker import Invoker, Stats
 from shardflow_tools.lambda_esm.lane import LaneState, Settlement, lane_of
 from shardflow_tools.lambda_esm.progress import ShardProgress
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis.client import KinesisClient
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ class ShardWorker:
         source: Source,
         config: MappingConfig,
         options: RunnerOptions,
-        kinesis_client: Any,
+        kinesis_client: KinesisClient,
         checkpoints: CheckpointStore,
         checkpoint: Checkpoint,
         invoker_for_lane: Callable[[int], Invoker],
