@@ -168,24 +168,30 @@ class StreamClient:
                 # With a NextToken, ListShards rejects the stream name.
                 kwargs = {"NextToken": token}
         except ClientError as exc:
-            code = _error_code(exc)
-            if code == "ResourceNotFoundException":
-                raise StreamNotFoundError(
-                    f"stream {self._stream!r} does not exist (ListShards: {code})",
-                    stream=self._stream,
-                    error_code=code,
-                ) from exc
-            raise ProducerError(
-                f"ListShards on stream {self._stream!r} failed: {exc}",
-                stream=self._stream,
-                error_code=code,
-            ) from exc
+            raise self._client_error("ListShards", exc, ProducerError) from exc
         except BotoCoreError as exc:
             raise ProducerError(
                 f"ListShards on stream {self._stream!r} failed: {type(exc).__name__}: {exc}",
                 stream=self._stream,
                 error_code=_botocore_error_code(exc),
             ) from exc
+
+    def _client_error(
+        self, operation: str, exc: ClientError, failed: type[ProducerError]
+    ) -> ProducerError:
+        """The stream is missing (:class:`StreamNotFoundError`), or the call ``failed``."""
+        code = _error_code(exc)
+        if code == "ResourceNotFoundException":
+            return StreamNotFoundError(
+                f"stream {self._stream!r} does not exist ({operation}: {code})",
+                stream=self._stream,
+                error_code=code,
+            )
+        return failed(
+            f"{operation} on stream {self._stream!r} failed: {exc}",
+            stream=self._stream,
+            error_code=code,
+        )
 
     def put_records(self, records: Sequence[dict[str, object]]) -> list[EntryOutcome]:
         """One PutRecords call; an outcome per entry, in order.
@@ -198,18 +204,7 @@ class StreamClient:
             entries = cast("list[PutRecordsRequestEntryTypeDef]", list(records))
             response = self._client.put_records(Records=entries, **self._target)
         except ClientError as exc:
-            code = _error_code(exc)
-            if code == "ResourceNotFoundException":
-                raise StreamNotFoundError(
-                    f"stream {self._stream!r} does not exist (PutRecords: {code})",
-                    stream=self._stream,
-                    error_code=code,
-                ) from exc
-            raise RequestError(
-                f"PutRecords on stream {self._stream!r} failed: {exc}",
-                stream=self._stream,
-                error_code=code,
-            ) from exc
+            raise self._client_error("PutRecords", exc, RequestError) from exc
         except BotoCoreError as exc:
             code = _botocore_error_code(exc)
             what = "got no answer" if code == "ConnectionError" else "could not be made"
