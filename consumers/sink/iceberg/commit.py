@@ -74,6 +74,7 @@ class CommitOutcome:
     records: int
     ranges: tuple[tuple[Position, Position], ...]
     snapshot_id: int | None
+    partition_names: tuple[str, ...] = ()
 
 
 class TableCommitter:
@@ -130,7 +131,7 @@ class TableCommitter:
                 logger.info(
                     "shard %s/%s: commit %s had landed", self.stream, self.shard_id, flush.commit_id
                 )
-                return self._outcome(flush, None)
+                return self._outcome(flush, None, table)
             runs = tuple(ranges.pieces(flush.keys, flush.last.key, committed))
             if not runs:
                 logger.info(
@@ -159,7 +160,7 @@ class TableCommitter:
                     exc,
                 )
                 continue
-            return self._outcome(flush, snapshot_id)
+            return self._outcome(flush, snapshot_id, table)
         raise SinkError(
             f"the commit lost to other commits {COMMIT_ATTEMPTS} times in a row",
             stream=self.stream,
@@ -237,13 +238,14 @@ class TableCommitter:
             ) from exc
         return None if current is None else current.snapshot_id
 
-    def _outcome(self, flush: PendingFlush, snapshot_id: int | None) -> CommitOutcome:
+    def _outcome(self, flush: PendingFlush, snapshot_id: int | None, table: Table) -> CommitOutcome:
         runs = flush.files_for or ()
         return CommitOutcome(
             tuple(flush.files),
             sum(b - a for a, b, _ in runs),
             self._ranges_of(flush, runs),
             snapshot_id,
+            tuple(f.name for f in table.spec().fields),
         )
 
     def discard(self, flush: PendingFlush, table: Table) -> None:

@@ -144,7 +144,7 @@ class IcebergShardWriter(ShardWriter):
             )
             raise
         self._sealed = self._pending = None
-        spec_names = [f.name for f in self._table_sink.table().spec().fields]
+        spec_names = outcome.partition_names
         objects = tuple(
             WrittenObject(
                 f.file_path,

@@ -270,3 +270,17 @@ def test_a_commit_between_the_check_and_the_append_is_checked_again(
     assert result is not None and result.records == 40  # 1..40
     assert result.last == EVENTS[99].origin.position
     assert _ids(sink) == _once(EVENTS[:120])
+
+
+def test_glue_catalog_on_the_emulator(bucket: str) -> None:
+    iceberg = IcebergConfig(catalog="glue", table=f"{bucket.replace('-', '_')}.orders")
+    config = SinkConfig(format="iceberg", max_records=30)
+    zombie = IcebergSink(bucket, stream="orders", config=config, iceberg=iceberg).shard(SHARD)
+    _feed(zombie, EVENTS[:20])
+    sink = IcebergSink(bucket, stream="orders", config=config, iceberg=iceberg)
+    owner = sink.shard(SHARD)
+    _feed(owner, EVENTS[:100])
+    owner.flush()
+    result = zombie.flush()
+    assert result is not None and result.records == 0
+    assert _ids(sink) == _once(EVENTS[:100])
