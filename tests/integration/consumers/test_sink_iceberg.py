@@ -243,7 +243,7 @@ def test_owner_from_an_older_checkpoint_continues_after_the_zombies_flush(
 
 
 def test_a_commit_between_the_check_and_the_append_is_checked_again(
-    make_sink: Callable[..., IcebergSink], monkeypatch: pytest.MonkeyPatch
+    make_sink: Callable[..., IcebergSink], monkeypatch: pytest.MonkeyPatch, s3: Any, bucket: str
 ) -> None:
     """The other writer commits 41..120 after this writer checked and wrote its files: the
     append is refused (pyiceberg's own retry, which would skip the check, is off even
@@ -270,6 +270,12 @@ def test_a_commit_between_the_check_and_the_append_is_checked_again(
     assert result is not None and result.records == 40  # 1..40
     assert result.last == EVENTS[99].origin.position
     assert _ids(sink) == _once(EVENTS[:120])
+    # the files written for 1..100 before the refused append were replaced by files of 1..40
+    assert _data_files(s3, bucket) == _referenced(sink)
+    summary = sink.table().current_snapshot().summary  # type: ignore[union-attr]
+    assert summary is not None and summary["shardflow.ranges"] == (
+        f"{EVENTS[0].origin.position}..{EVENTS[39].origin.position}"
+    )
 
 
 def test_glue_catalog_on_the_emulator(bucket: str) -> None:
