@@ -36,8 +36,9 @@ def add_output_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     )
     parser.add_argument(
         "--format",
-        choices=("parquet", "jsonl"),
-        help=f"output format (default: {settings.OUTPUT_FORMAT}, else parquet)",
+        choices=("parquet", "jsonl", "iceberg"),
+        help=f"output format (default: {settings.OUTPUT_FORMAT}, else parquet; iceberg: the "
+        "table the SHARDFLOW_ICEBERG_* variables name)",
     )
     parser.add_argument(
         "--dlq-url",

@@ -30,8 +30,18 @@ STREAM: Final = "SHARDFLOW_STREAM"
 BUCKET: Final = "SHARDFLOW_BUCKET"
 OUTPUT_PREFIX: Final = "SHARDFLOW_OUTPUT_PREFIX"
 ERRORS_PREFIX: Final = "SHARDFLOW_ERRORS_PREFIX"
-#: Output format of the S3 sink: ``parquet`` or ``jsonl``.
+#: Output format of the S3 sink: ``parquet``, ``jsonl`` or ``iceberg``.
 OUTPUT_FORMAT: Final = "SHARDFLOW_OUTPUT_FORMAT"
+
+# --- Iceberg output (consumers.sink.iceberg.IcebergConfig.from_env; docs/iceberg.md) -----
+#: The Iceberg catalog: ``sql`` (a SQL database, SQLite locally) or ``glue`` (AWS Glue).
+ICEBERG_CATALOG: Final = "SHARDFLOW_ICEBERG_CATALOG"
+#: The SQL catalog's SQLAlchemy URI (default ``sqlite:///shardflow-iceberg.db``).
+ICEBERG_CATALOG_URI: Final = "SHARDFLOW_ICEBERG_CATALOG_URI"
+#: Where new tables' files go (default ``s3://BUCKET/PREFIX``).
+ICEBERG_WAREHOUSE: Final = "SHARDFLOW_ICEBERG_WAREHOUSE"
+#: The table, ``namespace.table`` (default ``shardflow.events``).
+ICEBERG_TABLE: Final = "SHARDFLOW_ICEBERG_TABLE"
 #: URL of the dead-letter queue (poison records with their payload).
 DLQ_URL: Final = "SHARDFLOW_DLQ_URL"
 

@@ -9,8 +9,8 @@ from consumers.schema import SCHEMA, PartitionKey, TableSchema
 from shardflow import resources, settings
 from shardflow.errors import ConfigError
 
-OutputFormat = Literal["parquet", "jsonl"]
-OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("parquet", "jsonl")
+OutputFormat = Literal["parquet", "jsonl", "iceberg"]
+OUTPUT_FORMATS: Final[tuple[OutputFormat, ...]] = ("parquet", "jsonl", "iceberg")
 
 #: Default buffer limits per shard: Athena reads files of tens of MiB best; five minutes
 #: bounds how late an event appears in queries.
@@ -28,8 +28,10 @@ _MAX_SPAN: Final = 24 * 3600.0
 class SinkConfig:
     """How the sink writes. Every limit is per shard writer.
 
-    * ``format``: ``"parquet"`` (zstd; needs the ``parquet`` extra) or ``"jsonl"`` (gzip JSON
-      Lines, no extra dependency).
+    * ``format``: ``"parquet"`` (zstd; needs the ``parquet`` extra), ``"jsonl"`` (gzip JSON
+      Lines, no extra dependency) or ``"iceberg"`` (Parquet data files committed to an
+      Apache Iceberg table; needs the ``iceberg`` extra; see
+      :mod:`consumers.sink.iceberg`).
     * ``prefix``: key prefix of the output, the Athena table's location.
     * ``max_bytes`` / ``max_records``: flush once the buffered events' payload bytes or
       count reach this (default 64 MiB / 1,000,000).
@@ -94,7 +96,7 @@ class SinkConfig:
     @property
     def extension(self) -> str:
         """File name extension of the output objects."""
-        return "parquet" if self.format == "parquet" else "json.gz"
+        return "json.gz" if self.format == "jsonl" else "parquet"
 
     @classmethod
     def from_env(

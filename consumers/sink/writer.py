@@ -79,6 +79,8 @@ from shardflow import aws, envelope
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from consumers.sink.iceberg import IcebergSink
+
 __all__ = ["MANIFEST_SCHEMA", "FlushResult", "S3Sink", "ShardWriter", "WrittenObject"]
 
 logger = logging.getLogger(__name__)
@@ -139,13 +141,20 @@ class ShardWriter:
         resume_from: Position | None = None,
     ) -> None:
         self._sink = sink
-        self.shard_id = shard_id
-        self.stream = sink.stream
-        self._config = sink.config
         self._log = ShardLog(
             sink.store, prefix=sink.config.prefix, stream=sink.stream, shard_id=shard_id
         )
-        self._buffer = ShardBuffer(sink.config)
+        self._init_state(sink.stream, shard_id, sink.config, resume_from)
+
+    def _init_state(
+        self, stream: str, shard_id: str, config: SinkConfig, resume_from: Position | None
+    ) -> None:
+        """The buffering and position state every writer has, whatever it commits to
+        (the Iceberg writer, :mod:`consumers.sink.iceberg`, shares it)."""
+        self.shard_id = shard_id
+        self.stream = stream
+        self._config = config
+        self._buffer = ShardBuffer(config)
         self._durable: Position | None = resume_from
         self._resume_key = None if resume_from is None else resume_from.key
         self._last_key: tuple[int, int] | None = None
@@ -472,9 +481,17 @@ class S3Sink:
         if store is None:
             store = S3ObjectStore(s3_client if s3_client is not None else aws.client("s3"), bucket)
         self.store: ObjectStore = store
+        self._iceberg: IcebergSink | None = None
 
     def shard(self, shard_id: str, *, resume_from: Position | None = None) -> ShardWriter:
-        """A writer for one shard, resuming after ``resume_from`` (the checkpoint)."""
+        """A writer for one shard, resuming after ``resume_from`` (the checkpoint). With
+        ``format="iceberg"`` it commits to the Iceberg table (:mod:`consumers.sink.iceberg`)."""
+        if self.config.format == "iceberg":
+            if self._iceberg is None:
+                from consumers.sink.iceberg import IcebergSink  # noqa: PLC0415 - optional extra
+
+                self._iceberg = IcebergSink(self.bucket, stream=self.stream, config=self.config)
+            return self._iceberg.shard(shard_id, resume_from=resume_from)
         return ShardWriter(self, shard_id, resume_from=resume_from)
 
     def write_batch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from typing import Any
 
@@ -41,9 +42,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("parquet", "jsonl"),
+        choices=("parquet", "jsonl", "iceberg"),
         default=None,
-        help="read only this output format (default: both)",
+        help=(
+            "read only this output format (default: parquet and jsonl); iceberg reads the "
+            "Iceberg table named by the SHARDFLOW_ICEBERG_* variables (docs/iceberg.md)"
+        ),
     )
     parser.add_argument(
         "--endpoint-url", default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)"
@@ -81,6 +85,45 @@ def _print(names: list[str], rows: list[tuple[Any, ...]], output: str) -> None:
         _print_table(names, rows)
 
 
+def _iceberg_errors() -> type[Exception]:
+    try:
+        from consumers.sink.iceberg.query import IcebergQueryError  # noqa: PLC0415
+    except ImportError:  # no iceberg extra: nothing raises it
+        return RuntimeError
+    return IcebergQueryError
+
+
+def _query_iceberg(args: argparse.Namespace) -> tuple[list[str], list[tuple[Any, ...]]]:
+    from consumers import localquery  # noqa: PLC0415
+    from shardflow.errors import ConfigError  # noqa: PLC0415
+    from shardflow_tools.cli._target import announce  # noqa: PLC0415
+
+    try:
+        from consumers.sink.iceberg import IcebergConfig  # noqa: PLC0415
+        from consumers.sink.iceberg import query as iceberg_query  # noqa: PLC0415
+    except ImportError as exc:
+        raise localquery.QueryError(
+            "--format iceberg needs pyiceberg: pip install 'shardflow[iceberg]'"
+        ) from exc
+    if args.endpoint_url:
+        os.environ[settings.ENDPOINT_URL] = args.endpoint_url
+    if args.region:
+        os.environ[settings.REGION] = args.region
+    announce("query", settings.endpoint_url(), args.region)
+    bucket = args.bucket or settings.env(settings.BUCKET) or resources.BUCKET
+    prefix = args.prefix or settings.env(settings.OUTPUT_PREFIX) or resources.OUTPUT_PREFIX
+    try:
+        config = IcebergConfig.from_env()
+    except ConfigError as exc:
+        raise localquery.QueryError(str(exc)) from exc
+    arrow = iceberg_query.scan(config, bucket=bucket, prefix=prefix)
+    con = iceberg_query.connect(arrow, table=args.table, database=args.database)
+    try:
+        return localquery.run(con, args.sql)
+    finally:
+        con.close()
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the query and print its result; 1 on error."""
     from consumers import localquery  # noqa: PLC0415 - core must not need consumers
@@ -89,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
 
     formats = (args.format,) if args.format else ("parquet", "jsonl")
     try:
-        if args.path:
+        if args.format == "iceberg":
+            names, rows = _query_iceberg(args)
+        elif args.path:
             con = localquery.connect(
                 args.path, table=args.table, database=args.database, formats=formats
             )
@@ -106,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
                 s3, bucket, prefix, table=args.table, database=args.database, formats=formats
             ) as con:
                 names, rows = localquery.run(con, args.sql)
-    except localquery.QueryError as exc:
+    except (localquery.QueryError, _iceberg_errors()) as exc:
         print(f"shardflow query: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     _print(names, rows, args.output)
