@@ -203,12 +203,12 @@ def run(args: argparse.Namespace) -> int:
         config, options = mapping_from_args(args)
         stream = args.stream or settings.env(settings.STREAM, resources.STREAM) or resources.STREAM
         if args.handler == DEFAULT_HANDLER and config.parallelization_factor > 1:
-            # Concurrent batches of one shard would write overlapping ranges to the S3 sink,
-            # whose exactly-once bookkeeping assumes one writer per shard.
+            # Concurrent batches of one shard are concurrent writers of its S3 output: the
+            # sink's fencing keeps it exactly once, but each lane would fence the others.
             print(  # noqa: T201
                 "shardflow consume lambda: the default handler writes to the S3 sink, which "
-                "needs ParallelizationFactor 1 (one writer per shard); got "
-                f"{config.parallelization_factor}",
+                "needs ParallelizationFactor 1 (the lanes of a shard would fence each "
+                f"other's writes); got {config.parallelization_factor}",
                 file=sys.stderr,
             )
             return 2
