@@ -392,6 +392,20 @@ class _Run:
         except BotoCoreError as exc:
             raise BootstrapError(f"{what} failed: {exc}", resource=resource) from exc
 
+    def _describe(
+        self, resource: str, what: str, missing: str, fn: Callable[..., Any], **kwargs: Any
+    ) -> Any:
+        """``fn(**kwargs)``, or None when the endpoint answers with the ``missing`` error code
+        (the resource does not exist yet); other errors as :class:`BootstrapError`."""
+        try:
+            return fn(**kwargs)
+        except ClientError as exc:
+            if aws.error_code(exc) == missing:
+                return None
+            raise BootstrapError(
+                f"{what} failed: {exc}", resource=resource, error_code=aws.error_code(exc)
+            ) from exc
+
     def _wait(self, resource: str, is_ready: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self._wait_timeout
         while not is_ready():
@@ -406,15 +420,12 @@ class _Run:
     def key(self, spec: KeySpec) -> str:
         resource = f"kms key {spec.alias}"
         kms = self._client("kms")
-        try:
-            arn: str = kms.describe_key(KeyId=spec.alias)["KeyMetadata"]["Arn"]
-        except ClientError as exc:
-            if aws.error_code(exc) != "NotFoundException":
-                raise BootstrapError(
-                    f"DescribeKey failed: {exc}", resource=resource, error_code=aws.error_code(exc)
-                ) from exc
-        else:
+        found = self._describe(
+            resource, "DescribeKey", "NotFoundException", kms.describe_key, KeyId=spec.alias
+        )
+        if found is not None:
             self._record(resource, "exists")
+            arn: str = found["KeyMetadata"]["Arn"]
             return arn
         meta = self._call(resource, "CreateKey", kms.create_key, Description=spec.description)
         arn = meta["KeyMetadata"]["Arn"]
@@ -433,19 +444,14 @@ class _Run:
         kinesis = self._client("kinesis")
 
         def summary() -> dict[str, Any] | None:
-            try:
-                out: dict[str, Any] = kinesis.describe_stream_summary(StreamName=spec.name)[
-                    "StreamDescriptionSummary"
-                ]
-            except ClientError as exc:
-                if aws.error_code(exc) == "ResourceNotFoundException":
-                    return None
-                raise BootstrapError(
-                    f"DescribeStreamSummary failed: {exc}",
-                    resource=resource,
-                    error_code=aws.error_code(exc),
-                ) from exc
-            return out
+            found = self._describe(
+                resource,
+                "DescribeStreamSummary",
+                "ResourceNotFoundException",
+                kinesis.describe_stream_summary,
+                StreamName=spec.name,
+            )
+            return None if found is None else found["StreamDescriptionSummary"]
 
         def active() -> bool:
             current = summary()
@@ -500,17 +506,14 @@ class _Run:
         ddb = self._client("dynamodb")
 
         def describe() -> dict[str, Any] | None:
-            try:
-                out: dict[str, Any] = ddb.describe_table(TableName=spec.name)["Table"]
-            except ClientError as exc:
-                if aws.error_code(exc) == "ResourceNotFoundException":
-                    return None
-                raise BootstrapError(
-                    f"DescribeTable failed: {exc}",
-                    resource=resource,
-                    error_code=aws.error_code(exc),
-                ) from exc
-            return out
+            found = self._describe(
+                resource,
+                "DescribeTable",
+                "ResourceNotFoundException",
+                ddb.describe_table,
+                TableName=spec.name,
+            )
+            return None if found is None else found["Table"]
 
         def active() -> bool:
             current = describe()

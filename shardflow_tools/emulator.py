@@ -338,21 +338,36 @@ def serve(
             signal.signal(sig, handler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m shardflow_tools.emulator [--host H] [--port P]``."""
+def server_main(
+    module: str,
+    serve_args: Callable[[Any], None],
+    argv: list[str] | None = None,
+    *,
+    add_arguments: Callable[[Any], None] | None = None,
+) -> int:
+    """``python -m MODULE [--host H] [--port P] ...``: parse the options (``add_arguments``
+    adds more), log at ``SHARDFLOW_LOG_LEVEL`` and run ``serve_args(args)`` until stopped;
+    an :class:`EmulatorError` is one line on stderr and exit status 1."""
     import argparse  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m shardflow_tools.emulator")
+    parser = argparse.ArgumentParser(prog=f"python -m {module}")
     parser.add_argument("--host", default=settings.LOCAL_HOST)
     parser.add_argument("--port", type=int, default=settings.LOCAL_PORT)
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("SHARDFLOW_LOG_LEVEL", "WARNING"))
+    logging.basicConfig(level=os.environ.get(settings.LOG_LEVEL, "WARNING"))
     try:
-        serve(args.host, args.port)
+        serve_args(args)
     except EmulatorError as exc:
-        print(f"shardflow_tools.emulator: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"{module}: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shardflow_tools.emulator [--host H] [--port P]``."""
+    return server_main("shardflow_tools.emulator", lambda a: serve(a.host, a.port), argv)
 
 
 if __name__ == "__main__":

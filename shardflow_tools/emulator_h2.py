@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +30,7 @@ from shardflow_tools.emulator import (
     OnReady,
     endpoint_url,
     listening_socket,
+    server_main,
 )
 
 logger = logging.getLogger(__name__)
@@ -165,27 +164,23 @@ class Http2EmulatorProcess(EmulatorProcess):
         return ["--aws-resharding"] if self._aws_resharding else []
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m shardflow_tools.emulator_h2 [--host H] [--port P]``."""
-    import argparse  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(prog="python -m shardflow_tools.emulator_h2")
-    parser.add_argument("--host", default=settings.LOCAL_HOST)
-    parser.add_argument("--port", type=int, default=settings.LOCAL_PORT)
+def _add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--aws-resharding",
         action="store_true",
         help="test harness: patch moto so split/merge behave as on AWS "
         "(shardflow_tools.emulator_resharding)",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("SHARDFLOW_LOG_LEVEL", "WARNING"))
-    try:
-        serve_http2(args.host, args.port, aws_resharding=args.aws_resharding)
-    except EmulatorError as exc:
-        print(f"shardflow_tools.emulator_h2: {exc}", file=sys.stderr)  # noqa: T201
-        return 1
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shardflow_tools.emulator_h2 [--host H] [--port P] [--aws-resharding]``."""
+    return server_main(
+        "shardflow_tools.emulator_h2",
+        lambda a: serve_http2(a.host, a.port, aws_resharding=a.aws_resharding),
+        argv,
+        add_arguments=_add_arguments,
+    )
 
 
 if __name__ == "__main__":

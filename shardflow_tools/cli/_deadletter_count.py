@@ -2,7 +2,8 @@
 
 A run whose summary said ``0 failed`` while events went to the dead-letter queue hid them
 (issue 15.4); every consumer command now ends with the count and a warning when it is not 0.
-The queue is the one ``SHARDFLOW_DLQ_URL`` names, else the one named
+The queue is the one the command was given (``--dlq-url``), else the one
+``SHARDFLOW_DLQ_URL`` names, else the one named
 :data:`shardflow.resources.DEAD_LETTER_QUEUE`. Depths are SQS' approximate counts: exact on
 the emulators, close on AWS (other consumers of the queue change them too).
 """
@@ -23,15 +24,15 @@ if TYPE_CHECKING:
 class DeadLetterCount:
     """Depth of the dead-letter queue at :meth:`start`, compared at :meth:`report`."""
 
-    def __init__(self, command: str, sqs: SQSClient) -> None:
+    def __init__(self, command: str, sqs: SQSClient, *, url: str | None = None) -> None:
         self._command = command
         self._sqs = sqs
-        self.url: str | None = None
+        self.url: str | None = url
         self._before: int | None = None
 
     def start(self) -> None:
         """Find the queue and read its depth (nothing when there is no queue)."""
-        self.url = os.environ.get(settings.DLQ_URL) or queue_url_by_name(self._sqs)
+        self.url = self.url or os.environ.get(settings.DLQ_URL) or queue_url_by_name(self._sqs)
         if self.url is not None:
             self._before = queue_depth(self._sqs, self.url)
 

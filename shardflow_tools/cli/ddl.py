@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from shardflow import resources, settings
+from shardflow_tools.cli._table_options import add_location_options, add_table_options
 
 
 def register(sub: Any) -> None:
@@ -20,24 +21,14 @@ def register(sub: Any) -> None:
             "needs no crawler and no MSCK REPAIR TABLE."
         ),
     )
-    parser.add_argument(
-        "--bucket",
-        default=None,
-        help=f"output bucket (default: ${settings.BUCKET} or {resources.BUCKET})",
-    )
-    parser.add_argument(
-        "--prefix",
-        default=None,
-        help=f"output prefix (default: ${settings.OUTPUT_PREFIX} or {resources.OUTPUT_PREFIX})",
-    )
+    add_location_options(parser)
     parser.add_argument(
         "--format",
         choices=("parquet", "jsonl"),
         default=None,
         help=f"output format (default: ${settings.OUTPUT_FORMAT} or parquet)",
     )
-    parser.add_argument("--database", default=resources.GLUE_DATABASE, help="Glue database")
-    parser.add_argument("--table", default=resources.GLUE_TABLE, help="table name")
+    add_table_options(parser, database_help="Glue database")
     parser.set_defaults(func=run)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from shardflow import resources, settings
 from shardflow.errors import ConfigError
+from shardflow_tools.cli._help import description
 
 
 def register(sub: Any) -> None:
@@ -19,7 +20,7 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "dlq",
         help="list, show, redrive or purge the consumers' dead letters",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description=description(__doc__),
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

@@ -26,6 +26,7 @@ import orjson
 
 from shardflow import settings
 from shardflow.errors import InvalidEnvelopeError
+from shardflow_tools.cli._help import description
 from shardflow_tools.cli._progress import Progress
 from shardflow_tools.cli._target import announce
 
@@ -40,8 +41,7 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "produce",
         help="send JSON-lines events to a Kinesis stream",
-        # The docstring is reStructuredText; the terminal shows it plain.
-        description=__doc__.split("\n\n", 1)[1].replace("``", "") if __doc__ else None,
+        description=description(__doc__),
     )
     parser.add_argument("--stream", required=True, help="stream name or ARN")
     parser.add_argument(

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from shardflow import resources, settings
+from shardflow_tools.cli._table_options import add_location_options, add_table_options
 
 
 def register(sub: Any) -> None:
@@ -30,16 +31,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--path", default=None, help="local folder holding dt=.../hr=... (instead of S3)"
     )
-    parser.add_argument(
-        "--bucket",
-        default=None,
-        help=f"output bucket (default: ${settings.BUCKET} or {resources.BUCKET})",
-    )
-    parser.add_argument(
-        "--prefix",
-        default=None,
-        help=f"output prefix (default: ${settings.OUTPUT_PREFIX} or {resources.OUTPUT_PREFIX})",
-    )
+    add_location_options(parser)
     parser.add_argument(
         "--format",
         choices=("parquet", "jsonl", "iceberg"),
@@ -53,8 +45,7 @@ def register(sub: Any) -> None:
         "--endpoint-url", default=None, help="S3 endpoint (default: AWS_ENDPOINT_URL)"
     )
     parser.add_argument("--region", help="AWS region (default: AWS_REGION, else us-east-1)")
-    parser.add_argument("--database", default=resources.GLUE_DATABASE, help="schema name")
-    parser.add_argument("--table", default=resources.GLUE_TABLE, help="table name")
+    add_table_options(parser, database_help="schema name")
     parser.add_argument(
         "--output", choices=("table", "csv", "json"), default="table", help="result format"
     )

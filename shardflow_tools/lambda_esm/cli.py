@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from consumers.output_options import add_output_options
 
 if TYPE_CHECKING:
     from consumers.lambda_handler import HandlerConfig
+    from shardflow_tools.lambda_esm.config import RunnerOptions
     from shardflow_tools.lambda_esm.invoker import Handler, RunStats
 
 logger = logging.getLogger(__name__)
@@ -165,12 +167,14 @@ def load_handler(spec: str) -> Handler:
         raise HandlerImportError(str(exc)) from exc
 
 
-def default_handler(config: HandlerConfig) -> Handler:
+def default_handler(config: HandlerConfig, options: RunnerOptions | None = None) -> Handler:
     """The default handler (what ``consumers.lambda_handler.handler`` runs) built with
-    ``config`` instead of reading it from the process environment."""
+    ``config`` instead of reading it from the process environment; given the runner's
+    ``options``, its clients go to their region and endpoint."""
     from consumers.lambda_handler import LambdaConsumer  # noqa: PLC0415
+    from shardflow_tools.lambda_esm.local import handler_clients  # noqa: PLC0415
 
-    return LambdaConsumer(config)
+    return LambdaConsumer(config, clients=handler_clients(options) if options else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
     from shardflow_tools.cli._deadletter_count import DeadLetterCount  # noqa: PLC0415
     from shardflow_tools.cli._target import announce  # noqa: PLC0415
     from shardflow_tools.lambda_esm.cli_config import (  # noqa: PLC0415
-        apply_output_options,
+        function_environment,
+        handler_overrides,
         mapping_from_args,
     )
     from shardflow_tools.lambda_esm.errors import (  # noqa: PLC0415
@@ -195,34 +200,37 @@ def run(args: argparse.Namespace) -> int:
     from shardflow_tools.lambda_esm.runner import EventSourceMappingRunner  # noqa: PLC0415
 
     try:
-        apply_output_options(args)
         config, options = mapping_from_args(args)
         stream = args.stream or settings.env(settings.STREAM, resources.STREAM) or resources.STREAM
         if args.handler == DEFAULT_HANDLER and config.parallelization_factor > 1:
-            # Concurrent batches of one shard would write overlapping ranges to the S3 sink,
-            # whose exactly-once bookkeeping assumes one writer per shard.
+            # Concurrent batches of one shard are concurrent writers of its S3 output: the
+            # sink's fencing keeps it exactly once, but each lane would fence the others.
             print(  # noqa: T201
                 "shardflow consume lambda: the default handler writes to the S3 sink, which "
-                "needs ParallelizationFactor 1 (one writer per shard); got "
-                f"{config.parallelization_factor}",
+                "needs ParallelizationFactor 1 (the lanes of a shard would fence each "
+                f"other's writes); got {config.parallelization_factor}",
                 file=sys.stderr,
             )
             return 2
-        announce("consume lambda", settings.endpoint_url(), None)
+        announce("consume lambda", options.endpoint_url, options.region)
         # The default handler's configuration: what it is built with, and (also for another
         # handler, as a local run always did) what the resources created for the run name.
         needed = args.handler == DEFAULT_HANDLER or args.create_resources is not False
         default = prepare_local_run(
             config=config,
             options=options,
-            handler=handler_config(options) if needed else None,
+            handler=handler_config(options, handler_overrides(args)) if needed else None,
             create=args.create_resources,
+            endpoint_url=options.endpoint_url,
+            region=options.region,
         )
-        handler = (
-            default_handler(default)
-            if args.handler == DEFAULT_HANDLER and default is not None
-            else load_handler(args.handler)
-        )
+        if args.handler == DEFAULT_HANDLER and default is not None:
+            handler = default_handler(default, options)
+        else:
+            # A handler of the user's own reads its configuration as a function on AWS does:
+            # from the environment the service gives it, which the options stand in for.
+            os.environ.update(function_environment(args))
+            handler = load_handler(args.handler)
         runner = EventSourceMappingRunner(stream, handler, config=config, options=options)
     except HandlerImportError as exc:
         print(f"shardflow consume lambda: {exc}", file=sys.stderr)  # noqa: T201
@@ -238,7 +246,11 @@ def run(args: argparse.Namespace) -> int:
         f"parallelization {config.parallelization_factor}); Ctrl-C to stop",
         file=sys.stderr,
     )
-    dead_letters = DeadLetterCount("consume lambda", aws.client("sqs"))
+    dead_letters = DeadLetterCount(
+        "consume lambda",
+        aws.client("sqs", region=options.region, endpoint_url=options.endpoint_url),
+        url=default.dlq_url if default is not None else args.dlq_url,
+    )
     dead_letters.start()
     try:
         stats = runner.run(until_drained=args.until_drained, timeout=args.duration)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from typing import Final
 
 from consumers.output_options import output_environment
@@ -54,14 +53,29 @@ def _named(exc: ConfigError, given: dict[str, object]) -> ConfigError:
     return ConfigError(name, message)
 
 
-def apply_output_options(args: argparse.Namespace) -> None:
-    """Put ``--bucket --prefix --format --dlq-url --endpoint-url --region`` where the
-    in-process handler and the runner's clients read them: the environment."""
-    os.environ.update(output_environment(args))
+def handler_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """``--bucket --prefix --format --dlq-url`` as keyword arguments of
+    :meth:`consumers.lambda_handler.HandlerConfig.from_env` (None where not given)."""
+    from consumers.sink import SinkConfig  # noqa: PLC0415 - keep --help light
+
+    given = args.format or args.prefix
+    return {
+        "bucket": args.bucket,
+        "dlq_url": args.dlq_url,
+        "sink": SinkConfig.from_env(format=args.format, prefix=args.prefix) if given else None,
+    }
+
+
+def function_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The variables a handler of the user's own reads the output options from, as the
+    Lambda service hands a function its configuration: ``SHARDFLOW_BUCKET``, ...,
+    ``AWS_ENDPOINT_URL``, ``AWS_REGION`` for the options given."""
+    env = output_environment(args)
     if args.endpoint_url:
-        os.environ[settings.ENDPOINT_URL] = args.endpoint_url
+        env[settings.ENDPOINT_URL] = args.endpoint_url
     if args.region:
-        os.environ[settings.REGION] = args.region
+        env[settings.REGION] = args.region
+    return env
 
 
 def mapping_from_args(args: argparse.Namespace) -> tuple[MappingConfig, RunnerOptions]:
@@ -83,6 +97,8 @@ def mapping_from_args(args: argparse.Namespace) -> tuple[MappingConfig, RunnerOp
         "checkpoint_table": args.checkpoint_table,
         "poll_interval_seconds": args.poll_interval_seconds,
         "shard_sync_interval_seconds": args.shard_sync_interval_seconds,
+        "region": args.region,
+        "endpoint_url": args.endpoint_url,
     }
     try:
         if args.starting_position_timestamp:
@@ -99,10 +115,11 @@ def mapping_from_args(args: argparse.Namespace) -> tuple[MappingConfig, RunnerOp
         field = "--on-failure-destination" if args.on_failure_destination else variable
         create = args.create_resources
         if create is None:
-            create = aws.is_local_endpoint(settings.endpoint_url())
-        url = queue_url_of(destination, aws.client("sqs"), field=field, create=create)
+            create = aws.is_local_endpoint(options.endpoint_url)
+        sqs = aws.client("sqs", region=options.region, endpoint_url=options.endpoint_url)
+        url = queue_url_of(destination, sqs, field=field, create=create)
         config = dataclasses.replace(config, on_failure_queue_url=url)
     return config, options
 
 
-__all__ = ("apply_output_options", "mapping_from_args")
+__all__ = ("function_environment", "handler_overrides", "mapping_from_args")

@@ -172,6 +172,8 @@ class RunnerOptions:
     #: Records read ahead of the handler per shard before polling pauses.
     max_buffered_records: int = 20_000
     region: str = field(default_factory=settings.region)
+    #: Where the runner's Kinesis, DynamoDB and SQS clients go (None: AWS itself).
+    endpoint_url: str | None = field(default_factory=settings.endpoint_url)
 
     def __post_init__(self) -> None:
         if not self.function_name:

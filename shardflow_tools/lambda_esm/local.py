@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from botocore.config import Config
 
 from shardflow import aws, resources, settings
 from shardflow_tools.bootstrap import (
@@ -29,21 +32,51 @@ from shardflow_tools.lambda_esm.config import MappingConfig, RunnerOptions
 
 if TYPE_CHECKING:
     from consumers.lambda_handler import HandlerConfig
+    from consumers.lambda_handler.clients import Clients
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["handler_config", "local_run_spec", "prepare_local_run"]
+__all__ = ["handler_clients", "handler_config", "local_run_spec", "prepare_local_run"]
+
+#: The settings of the handler's own clients (``consumers.lambda_handler.clients``): timeouts
+#: that retry within an invocation, a pool for the runner's threads sharing one handler.
+_HANDLER_CLIENT_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=30,
+    retries={"mode": "standard", "max_attempts": 5},
+    max_pool_connections=32,
+)
 
 
-def handler_config(options: RunnerOptions) -> HandlerConfig | None:
-    """The default handler's configuration (``SHARDFLOW_*`` variables) under the runner's
-    function name; None when the handler's package (the ``lambda`` extra) is not installed."""
+def handler_config(
+    options: RunnerOptions, overrides: Mapping[str, object] | None = None
+) -> HandlerConfig | None:
+    """The default handler's configuration (``overrides``, then ``SHARDFLOW_*`` variables)
+    under the runner's function name; None when the handler's package (the ``lambda``
+    extra) is not installed."""
     try:
         from consumers.lambda_handler import HandlerConfig  # noqa: PLC0415 - "lambda" extra
     except ImportError:
         logger.debug("handler package not available; no handler configuration")
         return None
-    return HandlerConfig.from_env(function_name=options.function_name)
+    return HandlerConfig.from_env(**{**(overrides or {}), "function_name": options.function_name})
+
+
+def handler_clients(options: RunnerOptions) -> Clients:
+    """The default handler's S3, SQS and DynamoDB clients in the runner's region and at its
+    endpoint (``Clients`` takes an endpoint, not a region, so they are built here)."""
+    from consumers.lambda_handler.clients import Clients  # noqa: PLC0415 - "lambda" extra
+
+    built = {
+        service: aws.client(
+            service,
+            region=options.region,
+            endpoint_url=options.endpoint_url,
+            config=_HANDLER_CLIENT_CONFIG,
+        )
+        for service in ("s3", "sqs", "dynamodb")
+    }
+    return Clients(**built)
 
 
 def local_run_spec(
@@ -79,12 +112,14 @@ def prepare_local_run(
     handler: HandlerConfig | None = None,
     create: bool | None = None,
     endpoint_url: str | None = None,
+    region: str | None = None,
 ) -> HandlerConfig | None:
     """Create the missing resources of the run (:func:`local_run_spec`) when ``create``;
     return ``handler`` with the dead-letter queue's URL filled in once it exists.
 
     ``create=None`` creates only when the endpoint (``endpoint_url``, else
-    ``AWS_ENDPOINT_URL``) is a loopback endpoint. Raises
+    ``AWS_ENDPOINT_URL``) is a loopback endpoint; resources are created in ``region`` (else
+    ``AWS_REGION``). Raises
     :class:`shardflow_tools.bootstrap.BootstrapError` naming a resource that failed.
     """
     endpoint_url = endpoint_url or settings.endpoint_url()
@@ -93,7 +128,7 @@ def prepare_local_run(
     if not create:
         return handler
     spec = local_run_spec(config=config, options=options, handler=handler)
-    report = bootstrap(spec, endpoint_url=endpoint_url)
+    report = bootstrap(spec, endpoint_url=endpoint_url, region=region)
     if handler is None or handler.dlq_url is not None:
         return handler
     from shardflow_tools.lambda_esm.resources import dead_letter_queue_name  # noqa: PLC0415

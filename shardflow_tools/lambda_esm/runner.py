@@ -42,7 +42,8 @@ class EventSourceMappingRunner:
 
     ``handler`` is called as ``handler(event, context)``; give ``handler_factory`` instead to
     build one handler per lane, like one execution environment per concurrent batch.
-    Clients are built from :mod:`shardflow.aws` when not given.
+    Clients are built from :mod:`shardflow.aws` when not given, for the region and endpoint
+    of ``options``.
     """
 
     def __init__(
@@ -64,11 +65,11 @@ class EventSourceMappingRunner:
         self.options = options or RunnerOptions.from_env()
         threads = 4 + 2 * self.config.parallelization_factor
         pool = Config(max_pool_connections=max(10, threads * 4), retries={"mode": "standard"})
-        self._kinesis = kinesis_client or aws.client("kinesis", config=pool)
-        self._ddb = dynamodb_client or aws.client("dynamodb", config=pool)
+        self._kinesis = kinesis_client or self._client("kinesis", pool)
+        self._ddb = dynamodb_client or self._client("dynamodb", pool)
         self._sqs = sqs_client
         if self.config.on_failure_queue_url and self._sqs is None:
-            self._sqs = aws.client("sqs")
+            self._sqs = self._client("sqs", None)
         self._handler = handler
         self._handler_factory = handler_factory
         self.runner_id = uuid.uuid4().hex
@@ -92,6 +93,14 @@ class EventSourceMappingRunner:
         self._stopping = threading.Event()
         self._synced_once = False
         self._lock = threading.Lock()
+
+    def _client(self, service: str, config: Config | None) -> Any:
+        return aws.client(
+            service,
+            region=self.options.region,
+            endpoint_url=self.options.endpoint_url,
+            config=config,
+        )
 
     # -- public API -------------------------------------------------------------------------
     @property

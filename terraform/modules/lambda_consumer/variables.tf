@@ -281,7 +281,7 @@ variable "starting_position_timestamp" {
 
 variable "parallelization_factor" {
   type        = number
-  description = "Concurrent batches per shard (1-10); records of one partition key stay in order; SHARDFLOW_PARALLELIZATION_FACTOR. Keep 1 for a handler that writes with the S3 sink (the default handler refuses more: one writer per shard)."
+  description = "Concurrent batches per shard (1-10); records of one partition key stay in order; SHARDFLOW_PARALLELIZATION_FACTOR. Keep 1 for a handler that writes with the S3 sink (the default handler refuses more: the lanes of a shard would fence each other's writes)."
   default     = 1
 
   validation {
