@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Final, Literal
@@ -42,6 +42,7 @@ from urllib.parse import urlparse
 from consumers.kcl.daemon_log import forward
 from consumers.kcl.errors import JavaNotFoundError, LaunchError
 from consumers.kcl.isolation import HostBridge, namespace_command, unshare_prefix
+from consumers.kcl.leader import new_worker_id, release_leader_lock
 from consumers.kcl.probe import probe_h2c
 from consumers.kcl.properties import DaemonProperties
 from consumers.kcl.stopping import DaemonStop
@@ -302,12 +303,27 @@ def _exit_code(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
 
+def _release_leadership(props: DaemonProperties) -> None:
+    # A daemon that exited holding KCL 3's leader lock would make a worker started again
+    # under the same application wait up to 2 minutes for its first lease.
+    if props.worker_id is not None:
+        release_leader_lock(
+            props.application,
+            props.worker_id,
+            endpoint_url=props.endpoint_url,
+            region=props.region,
+        )
+
+
 def launch(config: LaunchConfig) -> int:
     """Run the daemon until it exits or SIGTERM/SIGINT/SIGHUP stops it; return its exit
     code."""
     if config.probe_endpoint and config.properties.endpoint_url:
         # Against an HTTP/1.1-only endpoint (or none) the daemon would retry forever.
         probe_h2c(config.properties.endpoint_url)
+    if config.properties.worker_id is None:
+        # Named here, not by the KCL, so the launcher can release this worker's leader lock.
+        config = replace(config, properties=replace(config.properties, worker_id=new_worker_id()))
     prepared = prepare(config)
     bridge: HostBridge | None = None
     command = prepared.command
@@ -356,6 +372,7 @@ def launch(config: LaunchConfig) -> int:
             bridge.stop()
         stderr_pump.join(timeout=5)
     logger.info("daemon exited with %d", returncode)
+    _release_leadership(config.properties)
     if stop.requested is not None and (
         _exit_code(returncode) in _STOPPED_BY_SIGNAL or stop.killed_when_idle
     ):
