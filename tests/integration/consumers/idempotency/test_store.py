@@ -24,7 +24,7 @@ from consumers.idempotency import (
     idempotency_key,
 )
 from consumers.lambda_handler.clients import Clients
-from consumers.lambda_handler.idempotency import Idempotency
+from consumers.lambda_handler.idempotency import DEAD_LETTERED, Idempotency
 
 PREFIX = "fn-under-test"
 
@@ -206,11 +206,12 @@ def test_records_written_by_the_store_are_recognised_by_powertools(
     calls: list[str] = []
     pt = _powertools(aws_client, table, lambda e: calls.append(e.id))
 
-    assert pt.run(_event("evt-00000")) is True  # completed: not processed again
-    assert pt.run(_event("evt-00001")) is False  # dead-lettered
+    # Idempotency.run returns the stored result (None here) or the dead-letter marker.
+    assert pt.run(_event("evt-00000")) is None  # completed: not processed again
+    assert pt.run(_event("evt-00001")) == DEAD_LETTERED  # dead-lettered
     with pytest.raises(IdempotencyAlreadyInProgressError):
         pt.run(_event("evt-00002"))  # locked by the store
-    assert pt.run(_event("evt-00003")) is True  # unknown to the store: processed
+    assert pt.run(_event("evt-00003")) is None  # unknown to the store: processed
     assert calls == ["evt-00003"]
 
 
