@@ -274,7 +274,7 @@ def batch_ratio(seconds: float, n: int, per_event_rate: float) -> float:
 def _pipeline_lines(endpoint: str, n: int, batch_rate: float, per_event_rate: float) -> None:
     from bench.lambda_runner import _pipeline  # noqa: PLC0415
 
-    count, wall, _cpu = _pipeline(endpoint, n)
+    count, wall, _cpu, _requests = _pipeline(endpoint, n)
     pipeline = count / wall
     print(
         f"  {'pipeline without idempotency':<44} {pipeline:>9,.0f} events/s wall  "
