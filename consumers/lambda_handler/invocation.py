@@ -126,7 +126,9 @@ class InvocationProcessor(ShardOrderedBatchProcessor):
             items = list(decode(parsed))
             self._decoded[id(record)] = (parsed, items)
             events += [item for item in items if isinstance(item, Event)]
-        invocation = self._invocation = idempotency.begin(events, self.lambda_context)
+        # powertools sets lambda_context only when the invocation was given one.
+        context = getattr(self, "lambda_context", None)
+        invocation = self._invocation = idempotency.begin(events, context)
         shared = self._shared_pipeline
         self._pipeline = shared.with_handler(
             IdempotentHandler(invocation), policy=InvocationPolicy(shared.policy, invocation)

@@ -211,3 +211,18 @@ def test_a_throttled_lock_call_fails_the_records_without_processing(
     assert handler_env.consumer(process)(event, context) == {"batchItemFailures": []}
     assert process.runs == Counter({"e1": 1, "e2": 1, "e3": 1})
     assert ids(handler_env.output()) == ["e1", "e2", "e3"]
+
+
+@both_idempotency_modes
+# powertools (event mode) warns that it cannot tell the remaining time; it locks anyway.
+@pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time")
+def test_an_invocation_without_a_context_locks_with_the_default_expiry(
+    handler_env: Any, events: Any
+) -> None:
+    # A program calling the consumer directly may pass no Lambda context.
+    event = events.kinesis_event([("a", events.envelope("e1"))], stream=handler_env.stream)
+    process = Flaky()
+    assert handler_env.consumer(process)(event, None) == {"batchItemFailures": []}
+    assert handler_env.consumer(process)(event, None) == {"batchItemFailures": []}
+    assert process.runs == Counter({"e1": 1})
+    assert ids(handler_env.output()) == ["e1"]
