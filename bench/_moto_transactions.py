@@ -12,14 +12,22 @@ a time, and for a transaction of ``Put``, ``Delete`` and ``ConditionCheck`` item
 without a range key (the idempotency table's locks) the rollback copy is the table's item
 mapping (references: a Put replaces an entry, a Delete removes one, neither mutates an item),
 restored when the transaction is cancelled. Any other transaction runs moto's own code.
-Only the bench uses it; tests run plain moto.
+
+moto also parses a condition expression three times per transaction item (request
+validation, the check, the put), each parse a pure-Python lexer costing about a millisecond:
+most of a 100-item transaction's time. :func:`install` memoizes the parse (the same
+expression, names and values give the same syntax tree, which evaluation does not change),
+for every request of the emulator (powertools' conditional puts too). Only the bench uses
+it; tests run plain moto.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import threading
+from collections import OrderedDict
 from typing import Any
 
 _state = threading.local()
@@ -40,9 +48,46 @@ class _CopyModule:
         return copy.deepcopy(value, memo)
 
 
+_PARSED_MAX = 4096
+
+
+def _memoize_condition_parsing() -> None:
+    import moto.dynamodb.comparisons as comparisons  # noqa: PLC0415 - the child's moto
+
+    parser_class = comparisons.ConditionExpressionParser
+    parse = parser_class.parse
+    parsed: OrderedDict[tuple[Any, str, str], tuple[Any, list[str], list[str]]] = OrderedDict()
+    lock = threading.Lock()
+
+    def memoized(self: Any) -> Any:
+        key = (
+            self.condition_expression,
+            json.dumps(self.expression_attribute_names, sort_keys=True),
+            json.dumps(self.expression_attribute_values, sort_keys=True),
+        )
+        with lock:
+            hit = parsed.get(key)
+        if hit is None:
+            op = parse(self)  # raises for an invalid expression: nothing kept
+            with lock:
+                found = (list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+                parsed[key] = (op, *found)
+                while len(parsed) > _PARSED_MAX:
+                    parsed.popitem(last=False)
+            return op
+        # What parse() records besides its result, which the request validation reads.
+        self.expr_attr_names_found.extend(hit[1])
+        self.expr_attr_values_found.extend(hit[2])
+        return hit[0]
+
+    parser_class.parse = memoized
+
+
 def install() -> None:
     """Patch moto's DynamoDB backend in this process (see the module docstring)."""
     import moto.dynamodb.models as models  # noqa: PLC0415 - the child's moto
+
+    _memoize_condition_parsing()
 
     backend = models.DynamoDBBackend
     original = backend.transact_write_items
