@@ -23,7 +23,7 @@ Each line prints events/s (wall) and the DynamoDB requests per 1,000 events (HTT
 requests, retries included). With ``--pipeline-events`` the Lambda pipeline without
 idempotency (``bench.lambda_runner``'s) runs too, for the target "idempotent processing at
 >= 1/10 of the pipeline without it": the pipeline with the batch store is estimated from
-the two per-event times added (the store is not wired into the pipeline yet).
+the two per-event times added; ``python -m bench lambda`` measures it in the pipeline.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def batch_ratio(seconds: float, n: int, per_event_rate: float) -> float:
 def _pipeline_lines(endpoint: str, n: int, batch_rate: float, per_event_rate: float) -> None:
     from bench.lambda_runner import _pipeline  # noqa: PLC0415
 
-    count, wall, _cpu = _pipeline(endpoint, n)
+    count, wall, _cpu, _requests = _pipeline(endpoint, n)
     pipeline = count / wall
     print(
         f"  {'pipeline without idempotency':<44} {pipeline:>9,.0f} events/s wall  "

@@ -24,6 +24,7 @@ and what a failing writer means (a :class:`~consumers.errors.SinkError` from ``a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,16 +91,41 @@ class EventPipeline:
         """True when events go through a handler (not only to the output)."""
         return self._handler is not None
 
-    def process(self, record: KinesisRecord, output: Output, counts: Counts) -> None:
+    @property
+    def policy(self) -> FailurePolicy:
+        """The failure policy."""
+        return self._policy
+
+    def with_handler(
+        self, handler: HandlerStep, *, policy: FailurePolicy | None = None
+    ) -> EventPipeline:
+        """This pipeline (same dead-letter queue) with ``handler`` and, when given,
+        ``policy``: for a handler step holding one call's state (the Lambda handler's
+        batch idempotency, per invocation)."""
+        return EventPipeline(
+            dead_letters=self._dead_letters,
+            handler=handler,
+            policy=policy if policy is not None else self._policy,
+        )
+
+    def process(
+        self,
+        record: KinesisRecord,
+        output: Output,
+        counts: Counts,
+        *,
+        items: Iterable[Event | PoisonRecord] | None = None,
+    ) -> None:
         """Every user record of ``record``, in order, to ``output`` or the dead-letter queue.
 
-        Raises what the dead-letter queue, the output or the failure policy raise: the
-        runtime must then not move past ``record``.
+        ``items``: ``decode(record)`` when the caller decoded it already (to look its
+        events up before processing them). Raises what the dead-letter queue, the output or
+        the failure policy raise: the runtime must then not move past ``record``.
         """
         handler, policy = self._handler, self._policy
         add, skip = output.add, output.skip
         before = policy.dead_lettered_before
-        for item in decode(record):
+        for item in decode(record) if items is None else items:
             if isinstance(item, PoisonRecord):
                 self._dead_letters.send(item)
                 counts.dead_lettered += 1

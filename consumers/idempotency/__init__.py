@@ -15,7 +15,7 @@ from consumers.idempotency.config import (
     Mode,
     mode_from_env,
 )
-from consumers.idempotency.errors import IdempotencyStoreError
+from consumers.idempotency.errors import IdempotencyHeldError, IdempotencyStoreError
 from consumers.idempotency.layout import (
     DEAD_LETTERED_RESULT,
     RecordLayout,
@@ -32,6 +32,7 @@ __all__ = [
     "BatchIdempotencyConfig",
     "BatchIdempotencyStore",
     "BatchLocks",
+    "IdempotencyHeldError",
     "IdempotencyStoreError",
     "Mode",
     "RecordLayout",

@@ -97,6 +97,18 @@ def classify(item: Mapping[str, Any] | None, now: float, layout: RecordLayout) -
     return RecordState.HELD
 
 
+def stored_result(item: Mapping[str, Any] | None, data_attr: str) -> object:
+    """The result a ``COMPLETED`` record stores (``data`` parsed; None when absent or not
+    JSON), as powertools returns it on an idempotency hit."""
+    data = (item or {}).get(data_attr, {}).get("S")
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 def _is_dead_lettered(data: str) -> bool:
     if data == DEAD_LETTERED_DATA:
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -18,6 +19,9 @@ class BatchLocks:
       process; fail their records so that they are retried.
     * ``unavailable``: the table could not be asked or could not lock them (throttled past
       the retries, a 5xx, no answer): not locked, so not to be processed; fail and retry.
+    * ``results``: the stored result of each id in ``completed`` but not ``dead_lettered``
+      (the JSON in its record's ``data``: None, or what the processing returned), for a
+      caller that writes it again instead of processing (as powertools returns it).
     * ``in_progress_expiry_ms``: Unix milliseconds before which none of the acquired locks
       expires (a holder still processing after it may be overtaken).
     * ``error_code``: the last AWS error code behind ``unavailable`` (None when none).
@@ -30,6 +34,7 @@ class BatchLocks:
     unavailable: frozenset[str]
     in_progress_expiry_ms: int
     error_code: str | None = None
+    results: Mapping[str, object] = field(default_factory=dict)
     _acquired: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

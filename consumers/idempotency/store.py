@@ -121,10 +121,14 @@ class _Outcome:
         self.held: set[str] = set()
         self.unavailable: set[str] = set()
         self.error_code: str | None = None
+        self.results: dict[str, object] = {}
 
-    def settle(self, event_id: str, state: RecordState) -> None:
+    def settle(
+        self, event_id: str, state: RecordState, item: Mapping[str, Any] | None, data_attr: str
+    ) -> None:
         if state is RecordState.COMPLETED:
             self.completed.add(event_id)
+            self.results[event_id] = layout.stored_result(item, data_attr)
         elif state is RecordState.DEAD_LETTERED:
             self.completed.add(event_id)
             self.dead_lettered.add(event_id)
@@ -196,11 +200,12 @@ class BatchIdempotencyStore:
                 if key in unread:
                     outcome.unavailable.add(event_id)
                     continue
-                state = layout.classify(items.get(key), now, self.layout)
+                item = items.get(key)
+                state = layout.classify(item, now, self.layout)
                 if state is RecordState.FREE:
                     pending.append(event_id)
                 else:
-                    outcome.settle(event_id, state)
+                    outcome.settle(event_id, state, item, self.layout.data_attr)
         for chunk in _chunks(pending, MAX_TRANSACT_ITEMS):
             self._lock(list(chunk), in_progress_ms, outcome)
         acquired = set(outcome.acquired)
@@ -210,6 +215,7 @@ class BatchIdempotencyStore:
             dead_lettered=frozenset(outcome.dead_lettered),
             held=frozenset(outcome.held),
             unavailable=frozenset(outcome.unavailable),
+            results=outcome.results,
             in_progress_expiry_ms=started_ms + in_progress_ms,
             error_code=outcome.error_code,
         )
@@ -310,12 +316,13 @@ class BatchIdempotencyStore:
                 outcome.unavailable.add(event_id)
                 progressed = True
                 continue
-            state = layout.classify(old if old is not None else items.get(key), now, self.layout)
+            item = old if old is not None else items.get(key)
+            state = layout.classify(item, now, self.layout)
             if state is RecordState.FREE:
                 # The record changed since the condition failed (expired, deleted): try again.
                 retry.append(event_id)
             else:
-                outcome.settle(event_id, state)
+                outcome.settle(event_id, state, item, self.layout.data_attr)
                 progressed = True
         order = {event_id: n for n, event_id in enumerate(remaining)}
         return sorted(retry, key=order.__getitem__), progressed

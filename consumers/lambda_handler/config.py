@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from consumers.idempotency import DEFAULT_MODE, MODES, Mode, mode_from_env
 from consumers.sink import SinkConfig
 from shardflow import resources, settings
 from shardflow.errors import ConfigError
@@ -38,6 +39,9 @@ class HandlerConfig:
       its key layout). ``idempotency_ttl_seconds``: how long a completed event is
       remembered. ``idempotency_in_progress_expiry_seconds``: how long an in-progress
       record blocks a retry (None: the invocation's remaining time, powertools' default).
+      ``idempotency_mode``: ``batch`` (an invocation's ids locked and completed together,
+      :mod:`consumers.lambda_handler.batch_idempotency`) or ``event`` (powertools per event,
+      :mod:`consumers.lambda_handler.idempotency`); the same table and records.
     * ``attempts_table`` / ``max_attempts`` / ``attempts_ttl_seconds``: an event whose
       processing fails ``max_attempts`` times is dead-lettered and its shard moves on.
     """
@@ -49,6 +53,7 @@ class HandlerConfig:
     idempotency_table: str | None = resources.IDEMPOTENCY_TABLE
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     idempotency_in_progress_expiry_seconds: float | None = None
+    idempotency_mode: Mode = DEFAULT_MODE
     attempts_table: str = resources.ATTEMPTS_TABLE
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     attempts_ttl_seconds: int = DEFAULT_ATTEMPTS_TTL_SECONDS
@@ -76,6 +81,11 @@ class HandlerConfig:
         if expiry is not None and expiry <= 0:
             raise ConfigError(
                 "idempotency_in_progress_expiry_seconds", f"must be > 0, got {expiry}"
+            )
+        if self.idempotency_mode not in MODES:
+            raise ConfigError(
+                "idempotency_mode",
+                f"expected one of {', '.join(MODES)}, got {self.idempotency_mode!r}",
             )
         if self.attempts_ttl_seconds < 60:
             raise ConfigError(
@@ -105,6 +115,7 @@ class HandlerConfig:
                 if expiry
                 else None
             ),
+            "idempotency_mode": mode_from_env(),
             "attempts_table": settings.env(settings.ATTEMPTS_TABLE, resources.ATTEMPTS_TABLE),
             "max_attempts": settings.env_int(settings.MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS),
             "attempts_ttl_seconds": settings.env_int(

@@ -10,6 +10,10 @@ runs each invocation through powertools' batch processing with a fresh
    through the user's handler (``handler``, also called ``process``: the consumers' one
    handler contract, :mod:`consumers.handler`; idempotent on the event ``id`` when an
    idempotency table is configured) in the consumer pipeline (:mod:`consumers.pipeline`).
+   Idempotency is per batch by default (``SHARDFLOW_IDEMPOTENCY=batch``: the invocation's
+   ids locked before processing, completed before the response,
+   :mod:`consumers.lambda_handler.batch_idempotency`) or powertools' per event
+   (``event``, :mod:`consumers.lambda_handler.idempotency`), on the same table.
 2. A poison record (corrupt aggregate, invalid envelope) goes to the dead-letter queue with
    its payload at once: retrying cannot fix it. An event whose handler fails is retried
    (its record and every later record of its shard are reported as failed, so Lambda
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -37,6 +42,7 @@ from consumers.failure_policy import RetryThenDeadLetter
 from consumers.handler import Handler, HandlerStep, handler_step, load_handler
 from consumers.lambda_handler import heap
 from consumers.lambda_handler.attempts import AttemptStore
+from consumers.lambda_handler.batch_idempotency import BatchIdempotency
 from consumers.lambda_handler.clients import Clients
 from consumers.lambda_handler.config import HandlerConfig
 from consumers.lambda_handler.idempotency import (
@@ -124,28 +130,45 @@ class LambdaConsumer:
         self._dlq: DeadLetterQueue | None = None
         self._attempts: AttemptStore | None = None
         self._idempotency: EventIdempotency | None = None
+        self._batch_idempotency: BatchIdempotency | None = None
         step: HandlerStep | None = None
+        is_transient: Callable[[BaseException], bool] = _never
+        on_dead_lettered: Callable[[Event], None] | None = None
         if user is not None and self.config.idempotency_table:
-            self._idempotency = Idempotency(
-                self.config.idempotency_table,
-                checked(user),
-                clients=self.clients,
-                function_name=self.config.function_name,
-                ttl_seconds=self.config.idempotency_ttl_seconds,
-                in_progress_expiry_seconds=self.config.idempotency_in_progress_expiry_seconds,
-            )
-            step = IdempotentHandler(self._idempotency)
+            if self.config.idempotency_mode == "batch":
+                # The invocation's processor runs the handler step (it holds the locks).
+                self._batch_idempotency = BatchIdempotency(
+                    self.config.idempotency_table,
+                    checked(user),
+                    clients=self.clients,
+                    function_name=self.config.function_name,
+                    ttl_seconds=self.config.idempotency_ttl_seconds,
+                    in_progress_expiry_seconds=self.config.idempotency_in_progress_expiry_seconds,
+                    logger=self.obs.logger,
+                )
+                is_transient = BatchIdempotency.is_store_error
+            else:
+                self._idempotency = Idempotency(
+                    self.config.idempotency_table,
+                    checked(user),
+                    clients=self.clients,
+                    function_name=self.config.function_name,
+                    ttl_seconds=self.config.idempotency_ttl_seconds,
+                    in_progress_expiry_seconds=self.config.idempotency_in_progress_expiry_seconds,
+                )
+                step = IdempotentHandler(self._idempotency)
+                is_transient = self._idempotency.is_store_error
+                on_dead_lettered = self._idempotency.mark_dead_lettered
         elif user is not None and user is not no_processing:
             step = handler_step(user)
-        idempotency = self._idempotency
         self._pipeline = EventPipeline(
             dead_letters=_DeadLetters(self),
             handler=step,
             policy=RetryThenDeadLetter(
                 lambda: self.attempts,
                 max_attempts=self.config.max_attempts,
-                is_transient=_never if idempotency is None else idempotency.is_store_error,
-                on_dead_lettered=None if idempotency is None else idempotency.mark_dead_lettered,
+                is_transient=is_transient,
+                on_dead_lettered=on_dead_lettered,
                 logger=self.obs.logger,
             ),
         )
@@ -213,7 +236,12 @@ class LambdaConsumer:
             function_request_id=getattr(context, "aws_request_id", None),
             cold_start=cold,
         )
-        processor = InvocationProcessor(self._pipeline, sink=self.sink, logger=obs.logger)
+        processor = InvocationProcessor(
+            self._pipeline,
+            sink=self.sink,
+            logger=obs.logger,
+            idempotency=self._batch_idempotency,
+        )
         try:
             if self._idempotency is not None:
                 self._idempotency.register_context(context)

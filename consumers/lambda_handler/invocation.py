@@ -10,6 +10,10 @@ shared between threads; a processor is made per call):
   consumer pipeline (:class:`consumers.pipeline.EventPipeline`: decode, poison records to
   the dead-letter queue at once, the user's handler under the retrying failure policy) into
   a buffer of its own. A failure raises, which fails the record and the rest of its shard.
+* with batch idempotency (:mod:`consumers.lambda_handler.batch_idempotency`), ``_prepare``
+  decodes every record once and locks the invocation's event ids in one go; the records
+  then go through the pipeline with that invocation's handler step, and ``_clean``
+  completes the processed ids and releases the others before anything is written;
 * ``_clean`` writes the buffered events of the successful records (a prefix of each shard)
   with the S3 sink (:meth:`~consumers.sink.ShardWriter.write_batch`) and reports, before the
   processor's own failures, the records the sink could not make durable.
@@ -25,10 +29,17 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
     KinesisStreamRecord,
 )
 
-from consumers.errors import EventProcessingError, SinkError
+from consumers.decoding import decode
+from consumers.errors import EventProcessingError, RecordShapeError, SinkError
+from consumers.lambda_handler.batch_idempotency import (
+    BatchIdempotency,
+    InvocationIdempotency,
+    InvocationPolicy,
+)
+from consumers.lambda_handler.idempotency import IdempotentHandler
 from consumers.lambda_handler.processor import ShardOrderedBatchProcessor
 from consumers.pipeline import Counts, EventPipeline
-from consumers.records import Event, KinesisRecord, Origin, Position
+from consumers.records import Event, KinesisRecord, Origin, PoisonRecord, Position
 
 
 class SupportsShardWriter(Protocol):
@@ -61,6 +72,9 @@ class InvocationProcessor(ShardOrderedBatchProcessor):
     After the call: ``parsed`` (every record, as read), ``processed`` (events of successful
     records), ``written`` (events written), ``counts`` (the pipeline's: failures, dead
     letters).
+
+    ``idempotency``: the consumer's batch idempotency (None: none, or powertools' per
+    event inside the pipeline's handler step).
     """
 
     def __init__(
@@ -69,12 +83,17 @@ class InvocationProcessor(ShardOrderedBatchProcessor):
         *,
         sink: Callable[[str], SupportsShardWriter],
         logger: Any,
+        idempotency: BatchIdempotency | None = None,
     ) -> None:
         super().__init__(logger=None)
-        self._pipeline = pipeline
+        self._shared_pipeline = self._pipeline = pipeline
         self._sink = sink
         self._log = logger
+        self._idempotency = idempotency
+        self._invocation: InvocationIdempotency | None = None
+        self._decoded: dict[int, tuple[KinesisRecord, list[Event | PoisonRecord]]] = {}
         self._current: KinesisRecord | None = None
+        self._current_items: list[Event | PoisonRecord] | None = None
         self.parsed: list[KinesisRecord] = []
         self._outputs: list[tuple[KinesisRecord, RecordOutput]] = []
         self.counts = Counts()
@@ -90,15 +109,47 @@ class InvocationProcessor(ShardOrderedBatchProcessor):
         self.counts = Counts()
         self.processed = 0
         self.written = 0
+        self._invocation = None
+        self._decoded = {}
+        self._pipeline = self._shared_pipeline
+        if self._idempotency is not None:
+            self._begin(self._idempotency)
+
+    def _begin(self, idempotency: BatchIdempotency) -> None:
+        """Decode every record (once) and lock the ids of their events, in shard order."""
+        events: list[Event] = []
+        for record in self.records:
+            try:
+                parsed = KinesisRecord.from_lambda(record)
+            except RecordShapeError:
+                continue  # fails in _process_record, as without idempotency
+            items = list(decode(parsed))
+            self._decoded[id(record)] = (parsed, items)
+            events += [item for item in items if isinstance(item, Event)]
+        # powertools sets lambda_context only when the invocation was given one.
+        context = getattr(self, "lambda_context", None)
+        invocation = self._invocation = idempotency.begin(events, context)
+        shared = self._shared_pipeline
+        self._pipeline = shared.with_handler(
+            IdempotentHandler(invocation), policy=InvocationPolicy(shared.policy, invocation)
+        )
 
     def _shard_of(self, record: dict[str, Any]) -> tuple[str, str]:
         # Called for every record before its handler: the one parse of its fields.
-        parsed = KinesisRecord.from_lambda(record)
+        decoded = self._decoded.get(id(record))
+        if decoded is None:
+            parsed, self._current_items = KinesisRecord.from_lambda(record), None
+        else:
+            parsed, self._current_items = decoded
         self._current = parsed
         self.parsed.append(parsed)
         return parsed.stream, parsed.shard_id
 
     def _clean(self) -> None:
+        if self._invocation is not None:
+            # Before anything is written or reported: a record reported successful (or
+            # written) has its events' idempotency records completed.
+            self._invocation.finish()
         unwritten = self._write()
         super()._clean()  # type: ignore[no-untyped-call]
         if unwritten:
@@ -119,7 +170,7 @@ class InvocationProcessor(ShardOrderedBatchProcessor):
         assert parsed is not None  # _shard_of ran for this record
         output = RecordOutput()
         try:
-            self._pipeline.process(parsed, output, self.counts)
+            self._pipeline.process(parsed, output, self.counts, items=self._current_items)
         except EventProcessingError:
             raise  # logged with the event's keys where it was raised
         except Exception as exc:

@@ -27,6 +27,7 @@ locals {
     SHARDFLOW_OUTPUT_FORMAT                          = var.output_format
     SHARDFLOW_DLQ_URL                                = aws_sqs_queue.dead_letter.url
     SHARDFLOW_IDEMPOTENCY_TABLE                      = aws_dynamodb_table.idempotency.name
+    SHARDFLOW_IDEMPOTENCY                            = var.idempotency
     SHARDFLOW_IDEMPOTENCY_TTL_SECONDS                = tostring(var.idempotency_ttl_seconds)
     SHARDFLOW_IDEMPOTENCY_IN_PROGRESS_EXPIRY_SECONDS = var.idempotency_in_progress_expiry_seconds == null ? "" : tostring(var.idempotency_in_progress_expiry_seconds)
     SHARDFLOW_ATTEMPTS_TABLE                         = aws_dynamodb_table.attempts.name
@@ -360,8 +361,13 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
-    sid       = "Idempotency"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    sid = "Idempotency"
+    # powertools per event: GetItem, PutItem, UpdateItem, DeleteItem; the batch store: its
+    # TransactWriteItems of Puts (authorised as PutItem), BatchGetItem, BatchWriteItem.
+    actions = [
+      "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+      "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+    ]
     resources = [aws_dynamodb_table.idempotency.arn]
   }
 

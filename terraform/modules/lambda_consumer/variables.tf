@@ -394,6 +394,17 @@ variable "idempotency_ttl_seconds" {
   }
 }
 
+variable "idempotency" {
+  type        = string
+  description = "How the processing function is made idempotent (SHARDFLOW_IDEMPOTENCY): batch (an invocation's event ids locked and completed together, a few DynamoDB calls per 100 events) or event (powertools per event, two writes per event). Both use the same table and records, so switching is safe."
+  default     = "batch"
+
+  validation {
+    condition     = contains(["batch", "event"], var.idempotency)
+    error_message = "idempotency must be batch or event."
+  }
+}
+
 variable "idempotency_in_progress_expiry_seconds" {
   type        = number
   description = "How long an in-progress idempotency record blocks a retry of the same event (SHARDFLOW_IDEMPOTENCY_IN_PROGRESS_EXPIRY_SECONDS); null uses the invocation's remaining time."

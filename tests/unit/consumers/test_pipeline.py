@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from consumers import Event, KinesisRecord, Origin, PoisonRecord
+from consumers import Event, KinesisRecord, Origin, PoisonRecord, decode
 from consumers.errors import EventProcessingError, HandlerResultError
 from consumers.failure_policy import DeadLetterAtOnce, RetryThenDeadLetter
 from consumers.handler import handler_step, replacement
@@ -205,3 +205,30 @@ def test_a_handler_step_saying_dead_lettered_skips_the_event_and_remembers_it() 
     output = _Output()
     pipeline.process(_record(1, _data("e1")), output, Counts())
     assert output.events == [] and policy.dead_lettered_before(output.skipped[0])
+
+
+def test_items_decoded_by_the_caller_are_processed_instead_of_decoding_again() -> None:
+    queue, output, counts = _Queue(), _Output(), Counts()
+    record = _record(1, kpl.aggregate([("a", _data("e1")), ("b", b"not json")]))
+    items = list(decode(record))
+    seen: list[str] = []
+    pipeline = EventPipeline(dead_letters=queue, handler=lambda e: seen.append(e.id) or e)
+    pipeline.process(record, output, counts, items=items[1:])  # the caller's items only
+    assert seen == []
+    assert [p.reason for p in queue.sent] == ["invalid_envelope"]
+    pipeline.process(record, output, counts, items=items[:1])
+    assert seen == ["e1"]
+    assert [e.id for e in output.events] == ["e1"]
+
+
+def test_with_handler_keeps_the_dead_letter_queue_and_the_policy() -> None:
+    queue, output, counts = _Queue(), _Output(), Counts()
+    policy = DeadLetterAtOnce()
+    shared = EventPipeline(dead_letters=queue, policy=policy)
+    per_call = shared.with_handler(handler_step(_failing_on("e1")))
+    assert per_call.handles and not shared.handles
+    assert per_call.policy is policy
+    per_call.process(_record(1, _data("e1")), output, counts)
+    assert [p.reason for p in queue.sent] == ["handler_failed"]
+    other = DeadLetterAtOnce()
+    assert shared.with_handler(handler_step(_failing_on()), policy=other).policy is other

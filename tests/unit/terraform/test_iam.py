@@ -35,6 +35,9 @@ _ACTIONS_OF = {
     ("s3", "HeadObject"): ("s3:GetObject",),
     ("s3", "CopyObject"): ("s3:GetObject", "s3:PutObject"),
     ("sqs", "SendMessageBatch"): ("sqs:SendMessage",),
+    # IAM has no TransactWriteItems action: each item is authorised by its own operation's
+    # action, and the batch idempotency store's transactions hold only Puts (its locks).
+    ("dynamodb", "TransactWriteItems"): ("dynamodb:PutItem",),
 }
 
 
@@ -88,6 +91,7 @@ HANDLER_FILES = [
         "consumers/*.py",
         "consumers/sink/*.py",
         "consumers/lambda_handler/*.py",
+        "consumers/idempotency/*.py",
         # Local-only or command-line helpers the function never imports.
         exclude=(
             "consumers/lambda_handler/resources.py",
@@ -200,8 +204,18 @@ def test_lambda_role_statements_name_exactly_their_resources(
         "ListOwnManifests": ({"s3:ListBucket"}, [bucket]),
         "ReadOwnManifests": ({"s3:GetObject"}, [f"{bucket}/{prefix}/_manifests/*"]),
         "ReplaceOwnOutputOnReplay": ({"s3:DeleteObject"}, [f"{bucket}/{prefix}/*"]),
+        # Both modes (SHARDFLOW_IDEMPOTENCY): powertools per event (GetItem, PutItem,
+        # UpdateItem, DeleteItem) and the batch store (PutItem in TransactWriteItems,
+        # BatchGetItem, BatchWriteItem).
         "Idempotency": (
-            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+            },
             ["${aws_dynamodb_table.idempotency.arn}"],
         ),
         "CountAttempts": (

@@ -288,7 +288,12 @@ def test_function_environment_is_what_the_handler_reads(module: Callable[..., In
     # local-only resources.py, nor the command-line helpers the function never imports).
     code = [
         p
-        for pattern in ("consumers/lambda_handler/*.py", "consumers/sink/*.py", "consumers/*.py")
+        for pattern in (
+            "consumers/lambda_handler/*.py",
+            "consumers/sink/*.py",
+            "consumers/idempotency/*.py",
+            "consumers/*.py",
+        )
         for p in sorted(REPO.glob(pattern))
         if p.name
         not in ("resources.py", "localquery.py", "deadletter_queue.py", "output_options.py")

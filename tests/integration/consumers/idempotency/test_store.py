@@ -24,7 +24,7 @@ from consumers.idempotency import (
     idempotency_key,
 )
 from consumers.lambda_handler.clients import Clients
-from consumers.lambda_handler.idempotency import Idempotency
+from consumers.lambda_handler.idempotency import DEAD_LETTERED, Idempotency
 
 PREFIX = "fn-under-test"
 
@@ -178,7 +178,7 @@ def test_records_written_by_powertools_are_recognised(
     calls: list[str] = []
     pt = _powertools(aws_client, table, lambda e: calls.append(e.id))
     for event_id in _ids(3):
-        assert pt.run(_event(event_id))
+        assert pt.run(_event(event_id)) is None  # the processing's result (list.append's)
     pt.mark_dead_lettered(_event("evt-00003"))
     layer = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws_client("dynamodb"))
     layer.configure(IdempotencyConfig(event_key_jmespath="id"), key_prefix=PREFIX)
@@ -190,6 +190,8 @@ def test_records_written_by_powertools_are_recognised(
     assert locks.held == frozenset({"evt-00004"})
     assert locks.acquired == ("evt-00005",)
     assert calls == _ids(3)
+    # A hit gives the stored result back, as powertools does: None here.
+    assert locks.results == dict.fromkeys(_ids(3))
 
 
 def test_records_written_by_the_store_are_recognised_by_powertools(
@@ -204,11 +206,12 @@ def test_records_written_by_the_store_are_recognised_by_powertools(
     calls: list[str] = []
     pt = _powertools(aws_client, table, lambda e: calls.append(e.id))
 
-    assert pt.run(_event("evt-00000")) is True  # completed: not processed again
-    assert pt.run(_event("evt-00001")) is False  # dead-lettered
+    # Idempotency.run returns the stored result (None here) or the dead-letter marker.
+    assert pt.run(_event("evt-00000")) is None  # completed: not processed again
+    assert pt.run(_event("evt-00001")) == DEAD_LETTERED  # dead-lettered
     with pytest.raises(IdempotencyAlreadyInProgressError):
         pt.run(_event("evt-00002"))  # locked by the store
-    assert pt.run(_event("evt-00003")) is True  # unknown to the store: processed
+    assert pt.run(_event("evt-00003")) is None  # unknown to the store: processed
     assert calls == ["evt-00003"]
 
 

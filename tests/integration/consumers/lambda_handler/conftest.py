@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from readback import drain_queue, jsonl_rows
 
+from consumers.idempotency import DEFAULT_MODE, MODES
 from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
 from consumers.sink import SinkConfig
 from shardflow import envelope, kpl
@@ -100,7 +101,14 @@ class HandlerEnv:
 
 
 @pytest.fixture
-def handler_env(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> HandlerEnv:
+def handler_env(
+    request: pytest.FixtureRequest,
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+) -> HandlerEnv:
+    # Parametrized indirectly with an idempotency mode (SHARDFLOW_IDEMPOTENCY); else the default.
+    mode = getattr(request, "param", DEFAULT_MODE)
+    assert mode in MODES
     clients = Clients(s3=aws_client("s3"), sqs=aws_client("sqs"), dynamodb=aws_client("dynamodb"))
     config = ensure_resources(
         config=HandlerConfig(
@@ -110,6 +118,7 @@ def handler_env(aws_client: Callable[[str], Any], unique_name: Callable[[str], s
             attempts_table=unique_name("attempts"),
             max_attempts=3,
             function_name="fn",
+            idempotency_mode=mode,
         ),
         s3_client=clients.s3,
         sqs_client=clients.sqs,

@@ -10,9 +10,14 @@ from typing import Any
 
 import pytest
 
+from consumers.idempotency import MODES
 from consumers.lambda_handler import handler as entry_point
 from consumers.lambda_handler import reset
 from shardflow import settings
+
+#: The test runs under both idempotency modes: ``handler_env``'s consumers use ``batch``
+#: (the default) or ``event`` (powertools per event).
+both_idempotency_modes = pytest.mark.parametrize("handler_env", MODES, indirect=True)
 
 
 class Flaky:
@@ -59,6 +64,7 @@ def test_success_writes_every_event_of_plain_and_aggregated_records(
     assert set(process.runs) == {"e1", "e2", "e3", "e4", "e5"}
 
 
+@both_idempotency_modes
 def test_failure_mid_batch_reports_it_and_every_later_record_and_writes_the_prefix(
     handler_env: Any, events: Any, context: Any
 ) -> None:
@@ -86,6 +92,7 @@ def test_all_failing_reports_the_whole_batch(handler_env: Any, events: Any, cont
     assert handler_env.output() == []
 
 
+@both_idempotency_modes
 def test_failure_inside_an_aggregate_fails_the_record_and_keeps_its_siblings_for_the_retry(
     handler_env: Any, events: Any, context: Any
 ) -> None:
@@ -102,6 +109,7 @@ def test_failure_inside_an_aggregate_fails_the_record_and_keeps_its_siblings_for
     assert process.runs["e1"] == 1  # idempotency: e1's processing did not run again
 
 
+@both_idempotency_modes
 def test_poison_event_is_dead_lettered_with_its_payload_after_max_attempts(
     handler_env: Any, events: Any, context: Any
 ) -> None:
@@ -162,6 +170,7 @@ def test_documented_event_verbatim_is_consumed(handler_env: Any, events: Any, co
     assert {letter["shard_id"] for letter in letters} == {"shardId-000000000006"}
 
 
+@both_idempotency_modes
 def test_idempotent_replay_neither_reprocesses_nor_duplicates(
     handler_env: Any, events: Any, context: Any
 ) -> None:
@@ -241,6 +250,7 @@ def test_entry_point_reads_its_configuration_from_the_environment(
     assert [r["id"] for r in handler_env.output()] == ["e1"]
 
 
+@both_idempotency_modes
 def test_processor_named_in_the_environment_runs_once_per_event(
     handler_env: Any,
     events: Any,
@@ -292,6 +302,7 @@ def _dead_letter_e2_then_fail_e3(handler_env: Any, events: Any, context: Any) ->
     return event, consumer, process
 
 
+@both_idempotency_modes
 def test_dead_lettered_event_is_not_sent_again_when_its_aggregate_is_retried(
     handler_env: Any, events: Any, context: Any
 ) -> None:
@@ -343,6 +354,7 @@ def test_tracing_on_wraps_the_batch_in_a_subsegment(
     assert [r["id"] for r in handler_env.output()] == ["e1"]
 
 
+@both_idempotency_modes
 def test_an_idempotency_store_outage_never_dead_letters_an_event(
     handler_env: Any, events: Any, context: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -420,6 +432,7 @@ def test_an_attempts_table_outage_retries_without_dead_lettering(
     assert handler_env.output() == []
 
 
+@both_idempotency_modes
 def test_a_dead_lettered_event_is_not_processed_later_when_its_aggregate_comes_again(
     handler_env: Any, events: Any, context: Any
 ) -> None:
@@ -447,6 +460,7 @@ def test_metric_stream_dimension_is_the_stream_name_for_an_enhanced_fan_out_arn(
     assert [r["stream"] for r in handler_env.output()] == [handler_env.stream]
 
 
+@both_idempotency_modes
 def test_a_handler_returning_a_mapping_writes_it_and_a_replay_writes_the_same(
     handler_env: Any, events: Any, context: Any
 ) -> None:
