@@ -45,7 +45,10 @@ from shardflow_tools.bootstrap import bootstrap, default_spec
 from shardflow_tools.emulator import EmulatorProcess
 from shardflow_tools.lambda_esm import MappingConfig
 
-pytestmark = pytest.mark.slow
+# Applying and destroying a whole environment is mostly Terraform's waits (about 3.5 min on
+# a quiet 2-core machine); the module fixture's destroy counts against its last test, so a
+# busy machine gets more than the suite's default 600 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 _EVENTS = 300
 AWS_REGION = "eu-west-1"
