@@ -393,9 +393,19 @@ def main(argv: list[str] | None = None) -> int:
                 n += len(events)
             return n
 
+        requests: list[str] = []
+
+        def count_request(**_: Any) -> None:
+            requests.append("")
+
+        s3.meta.events.register("before-call.s3", count_request)
         h_n, h_wall, h_cpu = _timed(handler_run, args.repeat, fresh_batches)
+        h_requests, requests[:] = len(requests) / args.repeat, []
         c_n, c_wall, c_cpu = _timed(core_run, args.repeat, fresh_batches)
+        requests.clear()
         b_n, b_wall, b_cpu = _timed(bare_run, args.repeat)
+        b_requests = len(requests) / args.repeat
+        s3.meta.events.unregister("before-call.s3", count_request)
         # Per event in CPU time of this process (moto's work is in its own): the machine
         # may be shared, and wall time then measures the neighbours.
         h_us, c_us, b_us = h_cpu / h_n * 1e6, c_cpu / c_n * 1e6, b_cpu / b_n * 1e6
@@ -412,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  handler per-event overhead vs bare loop: {h_us - b_us:+.2f} us/event; of it "
             f"powertools + handler {h_us - c_us:+.2f} us/event, consumer core (validation, "
             f"partitions, manifests) {c_us - b_us:+.2f} us/event"
+        )
+        print(
+            f"  S3 requests per {PER_AGGREGATE * RECORDS_PER_BATCH:,} events (one invocation): "
+            f"handler {h_requests / h_n * PER_AGGREGATE * RECORDS_PER_BATCH:.1f} (the fenced "
+            f"commit), bare loop {b_requests / b_n * PER_AGGREGATE * RECORDS_PER_BATCH:.1f}"
         )
         print(
             f"  ratios per core: handler / bare loop {h_us / b_us:.2f}x (target <= "
