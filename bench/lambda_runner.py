@@ -218,72 +218,55 @@ def _bare_loop(s3: Any, bucket: str, batches: list[dict[str, Any]]) -> int:
     return n
 
 
-def _cpu_us(fn: Callable[[], int]) -> float:
-    gc.collect()
-    cpu = time.process_time()
-    n = fn()
-    return (time.process_time() - cpu) / n * 1e6
-
-
 def _print_stages(batches: list[dict[str, Any]], sink_config: Any) -> None:
     """CPU us/event of each stage of the consumer core and of the bare loop, no I/O: what
-    the handler's time is made of (the rest is S3 requests and powertools)."""
+    the handler's time is made of (the rest is S3 requests, powertools, and the cyclic
+    collector's share of each stage). One invocation's records at a time, as the handler
+    keeps them."""
     from consumers import Event, KinesisRecord, decode  # noqa: PLC0415
     from consumers.sink import formats  # noqa: PLC0415
     from consumers.sink.buffer import ShardBuffer  # noqa: PLC0415
 
-    raw = [r for event in batches for r in event["Records"]]
-    records: list[Any] = []
-    events: list[Any] = []
-    buffers: list[Any] = []
-    n = sum(len(kpl.deaggregate(base64.b64decode(r["kinesis"]["data"]))) for r in raw)
-
-    def parse() -> int:
-        records[:] = [KinesisRecord.from_lambda(r) for r in raw]
-        return n
-
-    def decoding() -> int:
-        events[:] = [e for r in records for e in decode(r) if isinstance(e, Event)]
-        return len(events)
-
-    def buffering() -> int:
-        buffers.clear()
-        for start in range(0, len(events), PER_AGGREGATE * RECORDS_PER_BATCH):
-            buf = ShardBuffer(sink_config)
-            for e in events[start : start + PER_AGGREGATE * RECORDS_PER_BATCH]:
-                buf.append(e, buf.arrival_ms(e))
-            buffers.append(buf)
-        return len(events)
-
-    def encoding() -> int:
-        for buf in buffers:
-            for _, columns in buf.items():
-                formats.encode_partition(columns, stream="s", shard_id="sh", config=sink_config)
-        return len(events)
-
-    datas: list[bytes] = []
-    rows: list[list[Any]] = []
-
-    def bare_b64() -> int:
-        datas[:] = [base64.b64decode(r["kinesis"]["data"]) for r in raw]
-        return n
-
-    def bare_decode() -> int:
-        rows[:] = [[orjson.loads(u.data) for u in kpl.deaggregate(d)] for d in datas]
-        return n
-
-    def bare_encode() -> int:
-        for start in range(0, len(rows), RECORDS_PER_BATCH):
-            batch = [r for rs in rows[start : start + RECORDS_PER_BATCH] for r in rs]
-            gzip.compress(b"\n".join(orjson.dumps(r) for r in batch), compresslevel=3)
-        return n
-
-    core = [_cpu_us(f) for f in (parse, decoding, buffering, encoding)]
-    bare = [_cpu_us(f) for f in (bare_b64, bare_decode, bare_encode)]
+    core = [0.0] * 4
+    bare = [0.0] * 3
+    n = 0
+    clock = time.process_time
+    for event in batches:
+        raw = event["Records"]
+        gc.collect()
+        t0 = clock()
+        records = [KinesisRecord.from_lambda(r) for r in raw]
+        t1 = clock()
+        events = [e for r in records for e in decode(r) if isinstance(e, Event)]
+        t2 = clock()
+        buf = ShardBuffer(sink_config)
+        for e in events:
+            buf.append(e, buf.arrival_ms(e))
+        t3 = clock()
+        for _, columns in buf.items():
+            formats.encode_partition(columns, stream="s", shard_id="sh", config=sink_config)
+        t4 = clock()
+        for i, (a, b) in enumerate(((t0, t1), (t1, t2), (t2, t3), (t3, t4))):
+            core[i] += b - a
+        n += len(events)
+        del records, events, buf
+        gc.collect()
+        t0 = clock()
+        datas = [base64.b64decode(r["kinesis"]["data"]) for r in raw]
+        t1 = clock()
+        rows = [orjson.loads(u.data) for d in datas for u in kpl.deaggregate(d)]
+        t2 = clock()
+        gzip.compress(b"\n".join(orjson.dumps(r) for r in rows), compresslevel=3)
+        t3 = clock()
+        for i, (a, b) in enumerate(((t0, t1), (t1, t2), (t2, t3))):
+            bare[i] += b - a
+        del datas, rows
+    core_us = [t / n * 1e6 for t in core]
+    bare_us = [t / n * 1e6 for t in bare]
     print(
         "  stages (CPU us/event, no I/O): core: records {:.2f} | decode {:.2f} | buffer {:.2f}"
         " | encode {:.2f} = {:.2f};  bare: b64 {:.2f} | deaggregate + loads {:.2f} | dumps +"
-        " gzip {:.2f} = {:.2f}".format(*core, sum(core), *bare, sum(bare))
+        " gzip {:.2f} = {:.2f}".format(*core_us, sum(core_us), *bare_us, sum(bare_us))
     )
 
 
