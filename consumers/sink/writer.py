@@ -64,6 +64,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from consumers.errors import FencedError, PositionOrderError, SinkError
@@ -267,17 +268,28 @@ class ShardWriter:
         already durable from an earlier attempt (a retry, a bisected batch) are not
         written again."""
         key_of = self._key_of
-        items: list[tuple[tuple[int, int], Event | Origin]] = [
-            (key_of(e.origin), e) for e in events
-        ]
-        items += [(key_of(o), o) for o in skipped]
-        items.sort(key=_position_key)  # in stream order already, mostly: one pass
+        events = list(events)
+        keys = [key_of(e.origin) for e in events]
         results: list[FlushResult] = []
         add, skip = self._add, self._skip
-        for key, item in items:
-            flushed = add(item, key) if isinstance(item, Event) else skip(item, key)
-            if flushed:
-                results += flushed
+        skipped = list(skipped)
+        if not skipped and all(a < b for a, b in pairwise(keys)):
+            # The common case (no dead letters, events in stream order): no (key, item)
+            # pair per event to build, sort and keep alive for the cyclic collector.
+            for key, event in zip(keys, events, strict=True):
+                flushed = add(event, key)
+                if flushed:
+                    results += flushed
+        else:
+            items: list[tuple[tuple[int, int], Event | Origin]] = list(
+                zip(keys, events, strict=True)
+            )
+            items += [(key_of(o), o) for o in skipped]
+            items.sort(key=_position_key)  # in stream order already, mostly: one pass
+            for key, item in items:
+                flushed = add(item, key) if isinstance(item, Event) else skip(item, key)
+                if flushed:
+                    results += flushed
         final = self.flush()
         if final is not None:
             results.append(final)
