@@ -37,6 +37,7 @@ from consumers.records import Origin, PoisonRecord
 from shardflow import aws, envelope, resources
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
@@ -124,7 +125,7 @@ class DeadLetterQueue:
         queue_url: str,
         *,
         sqs_client: SQSClient | None = None,
-        s3_client: Any = None,
+        s3_client: S3Client | None = None,
         bucket: str | None = None,
         errors_prefix: str = resources.ERRORS_PREFIX,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,

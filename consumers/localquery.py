@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,6 +27,9 @@ from consumers.errors import ConsumerError
 from consumers.schema import SCHEMA, TableSchema
 from consumers.sink.layout import MANIFESTS_DIR
 from shardflow import resources
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ def connect(
     return con
 
 
-def download(s3_client: Any, bucket: str, prefix: str, dest: str | Path) -> int:
+def download(s3_client: S3Client, bucket: str, prefix: str, dest: str | Path) -> int:
     """Copy the sink's data objects under ``s3://bucket/prefix/`` to ``dest`` (same
     relative layout, manifests skipped); returns how many were copied."""
     prefix = prefix.strip("/") + "/"
@@ -156,7 +159,7 @@ def download(s3_client: Any, bucket: str, prefix: str, dest: str | Path) -> int:
 
 @contextmanager
 def connect_s3(
-    s3_client: Any,
+    s3_client: S3Client,
     bucket: str,
     prefix: str,
     *,

@@ -29,6 +29,7 @@ from shardflow.errors import ShardflowError
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis.client import KinesisClient
+    from mypy_boto3_s3.client import S3Client
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_sqs.type_defs import (
         ChangeMessageVisibilityBatchRequestEntryTypeDef,
@@ -146,7 +147,7 @@ def find(sqs: SQSClient, url: str, message_ids: Iterable[str]) -> tuple[list[Dea
     return chosen, wanted - {letter.message_id for letter in chosen}
 
 
-def payload_of(letter: DeadLetter, s3: Any = None) -> bytes:
+def payload_of(letter: DeadLetter, s3: S3Client | None = None) -> bytes:
     """The dead-lettered record's original bytes (inline, or from S3 for large ones)."""
     inline = letter.body.get("payload_base64")
     if isinstance(inline, str):
@@ -164,7 +165,7 @@ def payload_of(letter: DeadLetter, s3: Any = None) -> bytes:
     raise DeadLetterQueueError(f"dead letter {letter.message_id} carries no payload")
 
 
-def decoded(letter: DeadLetter, s3: Any = None) -> dict[str, Any]:
+def decoded(letter: DeadLetter, s3: S3Client | None = None) -> dict[str, Any]:
     """The message body with the payload decoded: as JSON when it is JSON, else as text or
     base64 (``show`` prints this)."""
     out = {k: v for k, v in letter.body.items() if k != "payload_base64"}
@@ -190,7 +191,7 @@ def redrive(
     url: str,
     letters: Iterable[DeadLetter],
     *,
-    s3: Any = None,
+    s3: S3Client | None = None,
 ) -> Iterator[tuple[DeadLetter, str]]:
     """Put each dead letter back into its stream, then delete it; yield it with the new
     sequence number."""

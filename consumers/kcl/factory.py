@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from consumers import DeadLetterQueue, Position
 from consumers.kcl.config import ProcessorConfig
@@ -12,12 +12,16 @@ from consumers.kcl.processor import KclRecordProcessor
 from consumers.sink import S3Sink, ShardWriter, SinkConfig
 from shardflow import aws
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sqs.client import SQSClient
+
 
 def build_processor(
     environ: Mapping[str, str] | None = None,
     *,
-    s3_client: Any = None,
-    sqs_client: Any = None,
+    s3_client: S3Client | None = None,
+    sqs_client: SQSClient | None = None,
     sink_config: SinkConfig | None = None,
 ) -> KclRecordProcessor:
     """The processor the environment describes (see :class:`ProcessorConfig` and

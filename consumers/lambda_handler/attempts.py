@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from consumers.lambda_handler.errors import AttemptStoreError
 from consumers.records import Origin
 from shardflow import aws, resources
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 _KEY: Final = resources.ATTEMPTS_KEY_ATTR
 _TTL: Final = resources.ATTEMPTS_TTL_ATTR
@@ -41,7 +44,7 @@ class AttemptStore:
     """Counts failures per event position in a DynamoDB table (atomic ADD)."""
 
     def __init__(
-        self, table: str, *, dynamodb_client: Any, consumer: str, ttl_seconds: int
+        self, table: str, *, dynamodb_client: DynamoDBClient, consumer: str, ttl_seconds: int
     ) -> None:
         self.table = table
         self._ddb = dynamodb_client

@@ -8,11 +8,16 @@ for the clients an invocation actually uses, and tests inject clients bound to t
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
 
 from shardflow import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_sqs.client import SQSClient
 
 #: Timeouts short enough to retry within a Lambda invocation, pool sized for the threads
 #: of the local runner that may share one handler.
@@ -35,9 +40,9 @@ class Clients:
     def __init__(
         self,
         *,
-        s3: Any = None,
-        sqs: Any = None,
-        dynamodb: Any = None,
+        s3: S3Client | None = None,
+        sqs: SQSClient | None = None,
+        dynamodb: DynamoDBClient | None = None,
         endpoint_url: str | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url

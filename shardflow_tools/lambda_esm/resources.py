@@ -12,7 +12,7 @@ alias of this module.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from consumers.lambda_handler.config import HandlerConfig
 from shardflow import resources
@@ -29,6 +29,7 @@ from shardflow_tools.bootstrap import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_s3.client import S3Client
     from mypy_boto3_sqs.client import SQSClient
 
 __all__ = ["dead_letter_queue_name", "ensure_resources", "handler_spec"]
@@ -64,7 +65,7 @@ def handler_spec(
 def ensure_resources(
     *,
     config: HandlerConfig | None = None,
-    s3_client: Any = None,
+    s3_client: S3Client | None = None,
     sqs_client: SQSClient | None = None,
     dynamodb_client: DynamoDBClient | None = None,
     endpoint_url: str | None = None,
