@@ -55,7 +55,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -71,6 +71,10 @@ from consumers.idempotency.errors import IdempotencyStoreError
 from consumers.idempotency.layout import RecordLayout, RecordState
 from consumers.idempotency.locks import BatchLocks
 from shardflow import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef, WriteRequestTypeDef
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -151,7 +155,7 @@ class BatchIdempotencyStore:
         self,
         table: str,
         *,
-        dynamodb_client: Any,
+        dynamodb_client: DynamoDBClient,
         key_prefix: str,
         config: BatchIdempotencyConfig | None = None,
         record_layout: RecordLayout | None = None,
@@ -252,8 +256,9 @@ class BatchIdempotencyStore:
             try:
                 # botocore fills ClientRequestToken, so its own retries of this call are
                 # idempotent: a transaction applied but unanswered is not applied twice.
+                items = [self._put(i, now, in_progress_ms) for i in remaining]
                 self._ddb.transact_write_items(
-                    TransactItems=[self._put(i, now, in_progress_ms) for i in remaining]
+                    TransactItems=cast("list[TransactWriteItemTypeDef]", items)
                 )
             except (ClientError, BotoCoreError) as exc:
                 code = aws.error_code(exc)
@@ -448,13 +453,16 @@ class BatchIdempotencyStore:
         failures = 0
         while pending:
             try:
-                resp = self._ddb.batch_write_item(RequestItems={self.table: pending})
+                resp = self._ddb.batch_write_item(
+                    RequestItems={self.table: cast("list[WriteRequestTypeDef]", pending)}
+                )
             except (ClientError, BotoCoreError) as exc:
                 error_code = aws.error_code(exc) or type(exc).__name__
                 if not _retryable(exc):
                     break
             else:
-                pending = list((resp.get("UnprocessedItems") or {}).get(self.table, []))
+                unprocessed = (resp.get("UnprocessedItems") or {}).get(self.table, [])
+                pending = [dict(item) for item in unprocessed]
                 if not pending:
                     break
                 error_code = "UnprocessedItems"
