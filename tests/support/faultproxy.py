@@ -15,6 +15,9 @@ and of shardflow runs for real:
 * **expired shard iterators**: the first GetRecords of each shard after
   :attr:`FaultPlan.expire_iterators` is set is answered ``ExpiredIteratorException``, as
   Kinesis answers a consumer that sat idle past an iterator's five minutes;
+* **HTTP/2 passes through**: a connection that opens with the HTTP/2 preface (the KCL's
+  Kinesis client speaks h2c) is spliced to the emulator untouched: no fault but the outage
+  (which breaks it and refuses new ones) reaches it;
 * **hooks**: :meth:`FaultProxy.on` runs a callable before forwarding a request that matches
   a predicate (the suite kills a consumer there, at an exact point of its protocol), and
   may drop the request unforwarded.
@@ -34,6 +37,7 @@ import random
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
@@ -261,6 +265,36 @@ class FaultProxy:
         self.stop()
 
 
+_HTTP2_PREFACE = b"PRI * HTTP/2.0"
+
+
+def _opens_http2(conn: socket.socket) -> bool:
+    """Whether the client's first bytes are the HTTP/2 connection preface (left unread)."""
+    try:
+        head = b""
+        while len(head) < len(_HTTP2_PREFACE):
+            head = conn.recv(len(_HTTP2_PREFACE), socket.MSG_PEEK)
+            if not head or not _HTTP2_PREFACE.startswith(head[: len(_HTTP2_PREFACE)]):
+                return False
+            if len(head) < len(_HTTP2_PREFACE):
+                time.sleep(0.001)  # the rest of the preface is on its way
+        return True
+    except OSError:
+        return False
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes from ``source`` to ``sink`` until either side closes."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
 def _shard_of(iterator: str) -> str:
     """The shard an iterator reads: moto's iterators are base64 of
     ``stream:shard:sequence``; another endpoint's stay opaque (the iterator itself)."""
@@ -286,6 +320,32 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.owner._track(self.connection, open_=True)
+
+    def handle(self) -> None:
+        """HTTP/1.1 calls get the faults; an HTTP/2 connection (prior knowledge, as the
+        KCL's Kinesis client speaks h2c) is passed through to the emulator as it is."""
+        if _opens_http2(self.connection):
+            self.owner.count("HTTP/2 connection passed through")
+            self._splice()
+            return
+        super().handle()
+
+    def _splice(self) -> None:
+        host, port = self.owner.upstream
+        try:
+            upstream = socket.create_connection((host, port), timeout=10)
+        except OSError:
+            return
+        upstream.settimeout(None)
+        client = self.connection
+        client.settimeout(None)
+        self.owner._track(upstream, open_=True)  # an outage breaks it too
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join(timeout=10)
+        self.owner._track(upstream, open_=False)
+        upstream.close()
 
     def finish(self) -> None:
         self.owner._track(self.connection, open_=False)

@@ -152,3 +152,18 @@ def test_a_hook_runs_before_forwarding_and_may_drop_the_request(
     assert seen == [f"/{bucket}/a", f"/{bucket}/b", f"/{bucket}/c"]  # predicates see all
     listed = _client("s3", aws_endpoint).list_objects_v2(Bucket=bucket)["Contents"]
     assert {o["Key"] for o in listed} == {"a", "c"}  # the dropped PUT never landed
+
+
+def test_http2_connections_pass_through_to_an_h2c_emulator(aws_endpoint: str) -> None:
+    """The KCL's Kinesis client speaks h2c: the proxy splices such a connection through
+    (``aws_endpoint``: the credentials in the environment)."""
+    from consumers.kcl.probe import EndpointProbeError, probe_h2c
+    from shardflow_tools.emulator_h2 import Http2EmulatorProcess
+
+    with Http2EmulatorProcess() as emu, FaultProxy(emu.endpoint_url) as proxy:
+        probe_h2c(proxy.url)  # raises unless the first frame back is SETTINGS
+        _client("sqs", proxy.url).list_queues()  # HTTP/1.1 still goes through the faults
+        assert proxy.injected == {"HTTP/2 connection passed through": 1}
+        proxy.stop()
+        with pytest.raises(EndpointProbeError):
+            probe_h2c(proxy.url)
