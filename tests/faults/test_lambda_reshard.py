@@ -12,14 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from faultproxy import FaultPlan, FaultProxy
-from harness import FaultPipeline, make_pipeline, wait_for
+from harness import FaultPipeline, make_pipeline, provisioner, wait_for
 from readback import visible_objects
 
-from shardflow_tools.bootstrap import BootstrapReport, BootstrapSpec, StreamSpec, bootstrap
 from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
 RUNTIME = "lambda"
@@ -39,16 +37,10 @@ def resharding_pipeline(
     resharding_endpoint: str,
     unique_name: Callable[[str], str],
 ) -> Iterator[FaultPipeline]:
-    def provision(*specs: Any) -> BootstrapReport:
-        spec = BootstrapSpec(
-            key=None,
-            streams=tuple(s for s in specs if isinstance(s, StreamSpec)),
-            tables=tuple(s for s in specs if not isinstance(s, StreamSpec)),
-        )
-        return bootstrap(spec, endpoint_url=resharding_endpoint)
-
     with FaultProxy(resharding_endpoint, FaultPlan()) as proxy:
-        yield make_pipeline(proxy, resharding_endpoint, provision, unique_name, shards=2)
+        yield make_pipeline(
+            proxy, resharding_endpoint, provisioner(resharding_endpoint), unique_name, shards=2
+        )
 
 
 def _split(p: FaultPipeline, shard_id: str) -> list[str]:
