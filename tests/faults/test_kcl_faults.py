@@ -65,6 +65,8 @@ SETTLE_TIMEOUT = 240.0
 
 @pytest.fixture(scope="module")
 def h2_endpoint() -> Iterator[str]:
+    """The HTTP/2 emulator (the KCL needs h2c), skipped (failed under CI) as tests/e2e are
+    where the daemon cannot run."""
     if CANNOT_RUN is not None:
         if os.environ.get("CI"):
             pytest.fail(f"KCL fault rows cannot run under CI: {CANNOT_RUN}", pytrace=False)
@@ -83,6 +85,7 @@ class Output:
         self._objects: dict[str, tuple[str, list[str]]] = {}
 
     def ids(self) -> Counter[str]:
+        """Each event id in the visible output, with how often it is there."""
         objects = visible_objects(self._s3, self._p.config.bucket)
         for key in set(self._objects) - set(objects):
             del self._objects[key]
@@ -93,6 +96,7 @@ class Output:
         return Counter(i for _, ids in self._objects.values() for i in ids)
 
     def queued(self) -> int:
+        """Messages in the dead-letter queue (not received: the accounting drains them)."""
         answer = self._sqs.get_queue_attributes(
             QueueUrl=self._p.config.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
         )
@@ -148,6 +152,7 @@ def test_kcl_consumer_under_each_fault(
 
 
 def _more(p: FaultPipeline, produced: Produced, start: int, **kwargs: Any) -> None:
+    """Produce the next ``EVENTS`` of the mix through the proxy; add them to ``produced``."""
     more = p.produce(EVENTS, start=start, **kwargs)
     produced.acknowledged += more.acknowledged
     produced.failed += more.failed
@@ -164,6 +169,8 @@ def _settle(
     letters: int = 0,
     raw_poison: int = 0,
 ) -> None:
+    """Wait until the output caught up with ``produced``, clear the faults, account the
+    case (its row), and start the next case's fault count afresh."""
     daemon.wait_for(f"the output after {case}", out.caught_up(produced, letters), SETTLE_TIMEOUT)
     p.proxy.plan.clear()
     before = dict(p.proxy.injected)
