@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # `make test` runs terraform validate offline. Empty: validate only through `make tf-validate`.
 TF_PLUGIN_DIR ?=
 
-.PHONY: run test lint format typecheck unit integration bench local clean checkov tf-check tf-fmt tf-validate package-lambda
+.PHONY: run test lint format typecheck unit integration faults bench local clean checkov tf-check tf-fmt tf-validate package-lambda
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ unit: $(VENV)/.dev-installed
 
 integration: $(VENV)/.dev-installed
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+## faults: the fault suite (pytest marker `faults`) and its fault table: each fault the
+## service claims to survive, with events acknowledged, in S3, duplicated, dead-lettered, lost
+faults: $(VENV)/.dev-installed
+	$(BIN)/pytest -m faults $(PYTEST_ARGS)
 
 ## bench: every benchmark, printing ratios against its baselines
 bench: $(VENV)/.dev-installed

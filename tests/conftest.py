@@ -1,6 +1,7 @@
 """Fixtures every test directory shares: the AWS endpoint and random resource names.
 
-``tests/support`` (helpers the harnesses share) is put on ``sys.path``.
+``tests/support`` (helpers the harnesses share) is put on ``sys.path``; the session ends
+with the fault table when fault cases ran (``tests/support/faulttable.py``).
 
 Integration tests get an endpoint from ``aws_endpoint``: the one in ``AWS_ENDPOINT_URL``
 when set (LocalStack, a ``shardflow local`` emulator, or AWS itself), otherwise an
@@ -45,6 +46,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if _ROOT / "faults" in path.parents:
             item.add_marker(pytest.mark.faults)
             item.add_marker(pytest.mark.integration)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault table, when fault cases ran (``make faults``; rows from tests/faults and
+    the KCL workers e2e test)."""
+    from faulttable import write_table
+
+    write_table(terminalreporter)
 
 
 @pytest.fixture(scope="session")

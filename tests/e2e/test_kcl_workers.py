@@ -43,12 +43,14 @@ from pathlib import Path
 
 import kcl_fleet_probe
 import pytest
+from faulttable import RESULTS, Row
 from kcl_fleet import LEASE_TIMEOUT, Fleet, process_state
 from kcl_harness import CHECKPOINT_TIMEOUT, FIRST_START_TIMEOUT, Pipeline, checkpointed
 
 from shardflow_tools.emulator_h2 import Http2EmulatorProcess
 
-pytestmark = pytest.mark.slow
+# Its step 4 is the fault table's KCL zombie row (issue 12): `make faults` runs it too.
+pytestmark = [pytest.mark.slow, pytest.mark.faults]
 
 SHARDS = 6
 #: Whether the sink fences a writer whose range another writer committed (issue 11). Until
@@ -217,6 +219,7 @@ def _freeze(fleet: Fleet) -> None:
             pytest.xfail(f"the sink has no fencing yet (FencedError, issue 11): {first_line}")
         raise
     after = worker.daemon.log.read_bytes()[log_before:].decode(errors="replace")
+    fenced: list[str] = []
     if FENCING:
         fenced = [line for line in after.splitlines() if FENCED.search(line)]
         assert fenced, f"no fenced flush in worker-3's log after it resumed:\n{after[-3000:]}"
@@ -225,7 +228,23 @@ def _freeze(fleet: Fleet) -> None:
         line for line in after.splitlines() if f"shard {shard}: {CHECKPOINTED}" in line
     ]
     assert not zombie_checkpoints, f"the fenced zombie checkpointed: {zombie_checkpoints}"
+    # The producer goes on: the row counts the events settle waits for (those put so far).
+    produced = set(fleet.producer.produced())
     fleet.note("SIGCONT: settled", fleet.settle("after the frozen worker-3 resumed"))
+    counts = fleet.visible_ids()
+    RESULTS.append(
+        Row(
+            case="zombie worker (frozen past failover, resumed)",
+            runtime="kcl",
+            acknowledged=len(produced),
+            in_s3=sum(counts[i] for i in produced),
+            duplicates=sum(n - 1 for n in counts.values() if n > 1),
+            dead_lettered=0,
+            lost=len(produced - set(counts)),
+            recover_seconds=round(time.monotonic() - since, 1),
+            injected={"SIGSTOP past failover": 1, "fenced flushes": len(fenced)},
+        )
+    )
 
 
 def _drain(fleet: Fleet) -> None:

@@ -18,13 +18,20 @@ import boto3
 import orjson
 from botocore.config import Config
 from faultproxy import FaultProxy
+from faulttable import RESULTS, Row
 from readback import drain_queue, gzip_jsonl, visible_objects
 
 from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer, Observability
 from consumers.sink import SinkConfig
 from producers import EventProducer, ProducerConfig
 from shardflow import kpl
-from shardflow_tools.bootstrap import BootstrapReport, StreamSpec, checkpoint_table
+from shardflow_tools.bootstrap import (
+    BootstrapReport,
+    BootstrapSpec,
+    StreamSpec,
+    bootstrap,
+    checkpoint_table,
+)
 from shardflow_tools.lambda_esm import EventSourceMappingRunner, MappingConfig, RunnerOptions
 from shardflow_tools.lambda_esm.resources import ensure_resources
 
@@ -42,25 +49,6 @@ FAST_RUNNER = {
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=20
 )
-
-
-@dataclass
-class Row:
-    """One line of the fault table."""
-
-    case: str
-    runtime: str
-    acknowledged: int
-    in_s3: int
-    duplicates: int
-    dead_lettered: int
-    lost: int
-    recover_seconds: float
-    injected: dict[str, int] = field(default_factory=dict)
-
-
-#: Every case's row, printed as a table at the end of the session (conftest).
-RESULTS: list[Row] = []
 
 
 @dataclass
@@ -113,6 +101,8 @@ class FaultPipeline:
     config: HandlerConfig
     checkpoint_table: str
     shards: int
+    #: Every dead letter drained so far (a case that accounts after each phase sees all).
+    letters: list[dict[str, Any]] = field(default_factory=list)
 
     def client(self, service: str, *, through_proxy: bool = True) -> Any:
         """A client of ``service``, through the fault proxy or straight to the emulator."""
@@ -213,7 +203,8 @@ class FaultPipeline:
     ) -> Row:
         """Count the outcome, record its row, assert exactly once and nothing lost."""
         output = self.output_ids()
-        letters = self.dead_letters()
+        self.letters += self.dead_letters()
+        letters = self.letters
         lettered_ids: list[str] = []
         undecodable = 0
         for letter in letters:
@@ -283,6 +274,20 @@ def make_pipeline(
         dead_letter_queue=unique_name("dlq"),
     )
     return FaultPipeline(proxy, direct, stream, config, table, shards)
+
+
+def provisioner(endpoint: str) -> Callable[..., BootstrapReport]:
+    """``provision`` (tests/conftest.py) for another emulator than the session's."""
+
+    def provision(*specs: Any) -> BootstrapReport:
+        spec = BootstrapSpec(
+            key=None,
+            streams=tuple(s for s in specs if isinstance(s, StreamSpec)),
+            tables=tuple(s for s in specs if not isinstance(s, StreamSpec)),
+        )
+        return bootstrap(spec, endpoint_url=endpoint)
+
+    return provision
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float) -> None:

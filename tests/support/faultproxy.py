@@ -11,7 +11,16 @@ and of shardflow runs for real:
   refused entry is never in the stream), of GetRecords calls, of S3 PUTs (``503 SlowDown``)
   and of DynamoDB writes (``ProvisionedThroughputExceededException``);
 * **lost answers**: a request is forwarded (its effect lands) and the connection is then
-  closed without an answer, as when a network breaks mid-call.
+  closed without an answer, as when a network breaks mid-call;
+* **expired shard iterators**: the first GetRecords of each shard after
+  :attr:`FaultPlan.expire_iterators` is set is answered ``ExpiredIteratorException``, as
+  Kinesis answers a consumer that sat idle past an iterator's five minutes;
+* **HTTP/2 passes through**: a connection that opens with the HTTP/2 preface (the KCL's
+  Kinesis client speaks h2c) is spliced to the emulator untouched: no fault but the outage
+  (which breaks it and refuses new ones) reaches it;
+* **hooks**: :meth:`FaultProxy.on` runs a callable before forwarding a request that matches
+  a predicate (the suite kills a consumer there, at an exact point of its protocol), and
+  may drop the request unforwarded.
 
 Decisions are made by :class:`FaultPlan` from a seeded random generator, so a failing run
 repeats. The proxy binds 127.0.0.1 only, and every request loop is bounded by the clients'
@@ -20,13 +29,18 @@ own timeouts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import http.client
 import random
 import socket
+import sys
 import threading
+import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +65,9 @@ class FaultPlan:
     s3_puts_lost_answer: float = 0.0
     #: The next N DynamoDB writes fail (throttled), whatever the shares say.
     fail_next_dynamodb_writes: int = 0
+    #: The next GetRecords of each shard is answered ``ExpiredIteratorException`` (once
+    #: per shard; the shards already expired are in :attr:`FaultProxy.expired_shards`).
+    expire_iterators: bool = False
     seed: int = 7
     _random: random.Random = field(init=False, repr=False)
 
@@ -66,6 +83,47 @@ class FaultPlan:
         self.put_records_entries = self.get_records = 0.0
         self.s3_puts = self.dynamodb_writes = self.s3_puts_lost_answer = 0.0
         self.fail_next_dynamodb_writes = 0
+        self.expire_iterators = False
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a hook's predicate sees of a request: the method, path, the operation of a
+    JSON-protocol call (``X-Amz-Target`` after its dot, empty for S3) and the body."""
+
+    command: str
+    path: str
+    target: str
+    body: bytes
+
+    @property
+    def operation(self) -> str:
+        """``PutItem``, ``GetRecords``, ...; empty for a REST call (S3)."""
+        return self.target.rpartition(".")[2]
+
+    @property
+    def is_s3_put(self) -> bool:
+        """An S3 object PUT (S3 is the REST service here: no target, a bucket/key path)."""
+        return self.command == "PUT" and not self.target and self.path.count("/") >= 2
+
+    def json(self) -> dict[str, Any]:
+        """The body of a JSON-protocol call, parsed ({} for another)."""
+        if not self.target or not self.body:
+            return {}
+        parsed = orjson.loads(self.body)
+        return parsed if isinstance(parsed, dict) else {}
+
+
+@dataclass
+class Hook:
+    """Run ``action`` before forwarding a request ``predicate`` matches (at most ``times``
+    times); ``drop``: the request is then not forwarded and its connection is closed."""
+
+    predicate: Callable[[Request], bool]
+    action: Callable[[Request], None]
+    drop: bool = False
+    times: int = 1
+    fired: int = 0
 
 
 class FaultProxy:
@@ -78,6 +136,8 @@ class FaultProxy:
         self.upstream = (parsed.hostname, parsed.port or 80)
         self.plan = plan or FaultPlan()
         self.injected: Counter[str] = Counter()
+        self.expired_shards: set[str] = set()
+        self._hooks: list[Hook] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -99,7 +159,7 @@ class FaultProxy:
             owner = proxy
 
         self._refusing = False
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = _Server(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
@@ -130,6 +190,44 @@ class FaultProxy:
         timer.daemon = True
         timer.start()
         return timer
+
+    def on(
+        self,
+        predicate: Callable[[Request], bool],
+        action: Callable[[Request], None],
+        *,
+        drop: bool = False,
+        times: int = 1,
+    ) -> Hook:
+        """Run ``action`` before forwarding the next ``times`` requests ``predicate`` matches.
+
+        Predicates see every request (in arrival order, under the proxy's lock: keep them
+        quick), so one can count what came before, e.g. "a checkpoint write after an S3
+        PUT". ``drop=True`` leaves the request unforwarded: a client killed by ``action``
+        must not have its last call land after its death.
+        """
+        hook = Hook(predicate, action, drop=drop, times=times)
+        with self._lock:
+            self._hooks.append(hook)
+        return hook
+
+    def _hook_for(self, request: Request) -> Hook | None:
+        chosen = None
+        with self._lock:
+            for hook in self._hooks:  # every predicate sees every request (they may count)
+                if hook.predicate(request) and chosen is None and hook.fired < hook.times:
+                    hook.fired += 1
+                    chosen = hook
+        return chosen
+
+    def _expire(self, iterator: str) -> bool:
+        """Whether this GetRecords (of ``iterator``) is answered expired."""
+        shard = _shard_of(iterator)
+        with self._lock:
+            if not self.plan.expire_iterators or shard in self.expired_shards:
+                return False
+            self.expired_shards.add(shard)
+            return True
 
     def _track(self, conn: socket.socket, *, open_: bool) -> None:
         with self._lock:
@@ -167,6 +265,54 @@ class FaultProxy:
         self.stop()
 
 
+_HTTP2_PREFACE = b"PRI * HTTP/2.0"
+
+
+def _opens_http2(conn: socket.socket) -> bool:
+    """Whether the client's first bytes are the HTTP/2 connection preface (left unread)."""
+    try:
+        head = b""
+        while len(head) < len(_HTTP2_PREFACE):
+            head = conn.recv(len(_HTTP2_PREFACE), socket.MSG_PEEK)
+            if not head or not _HTTP2_PREFACE.startswith(head[: len(_HTTP2_PREFACE)]):
+                return False
+            if len(head) < len(_HTTP2_PREFACE):
+                time.sleep(0.001)  # the rest of the preface is on its way
+        return True
+    except OSError:
+        return False
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes from ``source`` to ``sink`` until either side closes."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def _shard_of(iterator: str) -> str:
+    """The shard an iterator reads: moto's iterators are base64 of
+    ``stream:shard:sequence``; another endpoint's stay opaque (the iterator itself)."""
+    try:
+        parts = base64.b64decode(iterator, validate=False).decode().split(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return iterator
+    return ":".join(parts[:2]) if len(parts) >= 3 else iterator
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that died or dropped its connection is a fault the suite injects
+        (a killed consumer): not worth a traceback. Anything else still gets one."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _ProxyHandler(BaseHTTPRequestHandler):
     owner: FaultProxy
     protocol_version = "HTTP/1.1"
@@ -174,6 +320,32 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.owner._track(self.connection, open_=True)
+
+    def handle(self) -> None:
+        """HTTP/1.1 calls get the faults; an HTTP/2 connection (prior knowledge, as the
+        KCL's Kinesis client speaks h2c) is passed through to the emulator as it is."""
+        if _opens_http2(self.connection):
+            self.owner.count("HTTP/2 connection passed through")
+            self._splice()
+            return
+        super().handle()
+
+    def _splice(self) -> None:
+        host, port = self.owner.upstream
+        try:
+            upstream = socket.create_connection((host, port), timeout=10)
+        except OSError:
+            return
+        upstream.settimeout(None)
+        client = self.connection
+        client.settimeout(None)
+        self.owner._track(upstream, open_=True)  # an outage breaks it too
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join(timeout=10)
+        self.owner._track(upstream, open_=False)
+        upstream.close()
 
     def finish(self) -> None:
         self.owner._track(self.connection, open_=False)
@@ -217,6 +389,16 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         plan, owner = self.owner.plan, self.owner
         target = self.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2]
+        request = Request(self.command, self.path, target, body)
+        hook = owner._hook_for(request)
+        if hook is not None:
+            owner.count("hook fired")
+            hook.action(request)
+            if hook.drop:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
         if target.startswith("Kinesis_") and operation == "PutRecords":
             self._put_records(body)
             return
@@ -227,6 +409,15 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         ):
             owner.count("GetRecords throttled")
             self._json_error(400, "ProvisionedThroughputExceededException", "Rate exceeded")
+            return
+        if (
+            target.startswith("Kinesis_")
+            and operation == "GetRecords"
+            and plan.expire_iterators
+            and owner._expire(str(orjson.loads(body).get("ShardIterator", "")))
+        ):
+            owner.count("shard iterator expired")
+            self._json_error(400, "ExpiredIteratorException", "Iterator expired (injected)")
             return
         if target.startswith("DynamoDB_") and operation in _DDB_WRITES:
             with owner._lock:

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
-from faultproxy import FaultPlan, FaultProxy
+from faultproxy import FaultPlan, FaultProxy, Request
 
 from shardflow_tools.bootstrap import BucketSpec, StreamSpec
 
@@ -103,3 +103,67 @@ def test_outage_refuses_connections_then_listens_on_the_same_port(aws_endpoint: 
         proxy.start()
         assert proxy.url == url
         sqs.list_queues()
+
+
+def test_expired_iterators_once_per_shard(
+    aws_endpoint: str, provision: Callable[..., Any], unique_name: Callable[[str], str]
+) -> None:
+    stream = unique_name("stream")
+    provision(StreamSpec(stream, shard_count=2))
+    with FaultProxy(aws_endpoint, FaultPlan(expire_iterators=True)) as proxy:
+        kinesis = _client("kinesis", proxy.url)
+        for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+            for expected in ("ExpiredIteratorException", None, None):
+                it = kinesis.get_shard_iterator(
+                    StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+                )["ShardIterator"]
+                if expected is None:
+                    kinesis.get_records(ShardIterator=it)
+                    continue
+                with pytest.raises(ClientError) as err:
+                    kinesis.get_records(ShardIterator=it)
+                assert err.value.response["Error"]["Code"] == expected
+    assert proxy.injected == {"shard iterator expired": 2}
+    assert len(proxy.expired_shards) == 2
+
+
+def test_a_hook_runs_before_forwarding_and_may_drop_the_request(
+    aws_endpoint: str, provision: Callable[..., Any], unique_name: Callable[[str], str]
+) -> None:
+    bucket = unique_name("bucket")
+    provision(BucketSpec(bucket))
+    seen: list[str] = []
+    ran: list[str] = []
+
+    def second_put(request: Request) -> bool:
+        if request.is_s3_put:
+            seen.append(request.path)
+        return len(seen) == 2
+
+    with FaultProxy(aws_endpoint) as proxy:
+        hook = proxy.on(second_put, lambda request: ran.append(request.path), drop=True)
+        s3 = _client("s3", proxy.url)
+        s3.put_object(Bucket=bucket, Key="a", Body=b"1")
+        with pytest.raises(Exception, match=r"Connection|connection|closed"):
+            s3.put_object(Bucket=bucket, Key="b", Body=b"2")
+        s3.put_object(Bucket=bucket, Key="c", Body=b"3")
+    assert ran == [f"/{bucket}/b"]
+    assert hook.fired == 1
+    assert seen == [f"/{bucket}/a", f"/{bucket}/b", f"/{bucket}/c"]  # predicates see all
+    listed = _client("s3", aws_endpoint).list_objects_v2(Bucket=bucket)["Contents"]
+    assert {o["Key"] for o in listed} == {"a", "c"}  # the dropped PUT never landed
+
+
+def test_http2_connections_pass_through_to_an_h2c_emulator(aws_endpoint: str) -> None:
+    """The KCL's Kinesis client speaks h2c: the proxy splices such a connection through
+    (``aws_endpoint``: the credentials in the environment)."""
+    from consumers.kcl.probe import EndpointProbeError, probe_h2c
+    from shardflow_tools.emulator_h2 import Http2EmulatorProcess
+
+    with Http2EmulatorProcess() as emu, FaultProxy(emu.endpoint_url) as proxy:
+        probe_h2c(proxy.url)  # raises unless the first frame back is SETTINGS
+        _client("sqs", proxy.url).list_queues()  # HTTP/1.1 still goes through the faults
+        assert proxy.injected == {"HTTP/2 connection passed through": 1}
+        proxy.stop()
+        with pytest.raises(EndpointProbeError):
+            probe_h2c(proxy.url)
