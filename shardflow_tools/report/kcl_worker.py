@@ -87,7 +87,11 @@ class KclWorker:
         self.dlq_url = dlq_url
         self._stop_requested = False
         self.log = workdir / "kcl.log"
-        loopback = endpoint.startswith(("http://127.", "http://localhost"))
+        from consumers.kcl.launcher import loopback_port  # noqa: PLC0415
+
+        # On loopback (the emulator, LocalStack on localhost:4566) the daemon must get its
+        # namespace, or nothing runs; elsewhere the launcher's own rule applies.
+        loopback = loopback_port(endpoint) is not None
         argv = [sys.executable, "-m", "shardflow", "--log-level", "WARNING", "consume", "kcl"]
         argv += ["--stream", stream, "--app", application, "--bucket", bucket]
         argv += ["--prefix", prefix, "--dlq-url", dlq_url, "--java-log-level", "ERROR"]

@@ -4,7 +4,8 @@ An event's end-to-end latency is from the producer's ``put`` (the envelope's ``t
 stamped in ``put`` with millisecond precision on this machine's clock) to the first listing
 that shows an object holding it. Athena reads every object under the table's prefix except
 those with a path segment starting with ``_`` or ``.`` (the sink's staging objects and
-manifests), so only those count. The resolution is the polling interval.
+manifests), so only those count. The resolution is the polling interval (0.5 s: each
+poll lists the whole prefix, which costs the emulator more as the run's objects pile up).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class OutputObserver:
         consumer: str,
         timeline: Timeline,
         *,
-        interval: float = 0.25,
+        interval: float = 0.5,
     ) -> None:
         self._s3 = s3
         self._bucket = bucket

@@ -112,3 +112,16 @@ def test_demo_starts_its_own_emulator_when_no_endpoint_is_set(
         assert "kcl consumer      NOT RUN: " in captured.out
     for name, line in found.items():
         assert line["delivered"] == 500 and line["dups"] == 0 and line["dead"] == 0, name
+
+
+def test_without_java_the_lambda_path_runs_alone_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A fresh machine without Java (the README's front door): no KCL, the same result."""
+    monkeypatch.delenv(settings.ENDPOINT_URL, raising=False)
+    monkeypatch.setattr(kcl_worker, "local_prerequisites", lambda: "no Java runtime (test)")
+    assert main(["demo", "--events", "500", "--report", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "kcl consumer      NOT RUN: no Java runtime (test); the Lambda path ran alone" in out
+    assert set(reports(out)) == {"lambda"}
+    assert "result            OK" in out
