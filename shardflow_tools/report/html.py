@@ -5,11 +5,13 @@ anywhere: the file opens the same offline."""
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from shardflow_tools.report.latency import LatencyHistogram
 from shardflow_tools.report.timeline import Timeline
 
 _WIDTH: Final = 900
@@ -18,6 +20,8 @@ _LEFT: Final = 70
 _RIGHT: Final = 160
 _TOP: Final = 30
 _GAP: Final = 60
+#: A chart of a longer run averages over buckets of several seconds to keep this many points.
+_MAX_POINTS: Final = 60
 #: Line colours per series, in order (produced first).
 _COLOURS: Final = ("#888888", "#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 
@@ -99,25 +103,46 @@ def _panel(title: str, unit: str, series: Sequence[Series], seconds: int, top: i
     return "\n".join(parts)
 
 
+def bucket_seconds(seconds: int) -> int:
+    """Seconds per point of the chart: 1 up to a minute, then enough for ~60 points (the
+    sinks write in batches, so per-second counts of a long run are mostly 0 or a batch)."""
+    return max(1, math.ceil(seconds / _MAX_POINTS))
+
+
+def _rates(counts: Mapping[int, int], seconds: int, width: int) -> list[tuple[int, float]]:
+    return [
+        (start, sum(counts.get(s, 0) for s in range(start, start + width)) / width)
+        for start in range(0, seconds, width)
+    ]
+
+
+def _percentiles(
+    hists: Mapping[int, LatencyHistogram], width: int
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    merged: dict[int, LatencyHistogram] = {}
+    for sec, hist in hists.items():
+        merged.setdefault(sec - sec % width, LatencyHistogram()).merge(hist)
+    p50 = [(sec, merged[sec].percentile(50) or 0.0) for sec in sorted(merged)]
+    p99 = [(sec, merged[sec].percentile(99) or 0.0) for sec in sorted(merged)]
+    return p50, p99
+
+
 def chart_svg(timeline: Timeline, consumers: Sequence[str]) -> str:
     """Two panels, one SVG: events per second (produced and each consumer's delivered), and
-    each consumer's end-to-end latency p50 and p99 per second of delivery."""
+    each consumer's end-to-end latency p50 and p99 by time of delivery; a long run's points
+    each cover :func:`bucket_seconds` seconds."""
     seconds = max(timeline.seconds(), 2)
-    throughput = [
-        Series("produced", sorted((s, float(n)) for s, n in timeline.produced.items()), _COLOURS[0])
-    ]
+    width = bucket_seconds(seconds)
+    per = "" if width == 1 else f", {width}-second averages"
+    throughput = [Series("produced", _rates(timeline.produced, seconds, width), _COLOURS[0])]
     latency: list[Series] = []
     for i, name in enumerate(consumers):
         colour = _COLOURS[1 + i % (len(_COLOURS) - 1)]
         data = timeline.series(name)
-        delivered = [(s, float(data.delivered.get(s, 0))) for s in range(seconds)]
-        throughput.append(Series(f"{name} delivered", delivered, colour))
-        p50: list[tuple[int, float]] = []
-        p99: list[tuple[int, float]] = []
-        for sec in sorted(data.latency):
-            hist = data.latency[sec]
-            p50.append((sec, hist.percentile(50) or 0.0))
-            p99.append((sec, hist.percentile(99) or 0.0))
+        throughput.append(
+            Series(f"{name} delivered", _rates(data.delivered, seconds, width), colour)
+        )
+        p50, p99 = _percentiles(data.latency, width)
         latency.append(Series(f"{name} p50", p50, colour))
         latency.append(Series(f"{name} p99", p99, colour, dashed=True))
     height = _TOP + 2 * _PANEL + _GAP + 50
@@ -128,10 +153,10 @@ def chart_svg(timeline: Timeline, consumers: Sequence[str]) -> str:
         'aria-label="throughput and end-to-end latency over time">\n'
         "<style>.title{font:bold 14px sans-serif}.tick,.legend{font:12px sans-serif}"
         ".plot{fill:#fafafa;stroke:#ccc}.grid{stroke:#e4e4e4}</style>\n"
-        + _panel("Throughput (events per second)", "events/s", throughput, seconds, _TOP)
+        + _panel(f"Throughput (events per second{per})", "events/s", throughput, seconds, _TOP)
         + "\n"
         + _panel(
-            "End-to-end latency: put -> visible in S3 (p50 solid, p99 dashed)",
+            f"End-to-end latency: put -> visible in S3 (p50 solid, p99 dashed{per})",
             "seconds",
             latency,
             seconds,

@@ -50,3 +50,21 @@ def test_the_page_is_self_contained_and_escapes_the_lines(tmp_path: Path) -> Non
 
 def test_an_empty_run_still_renders() -> None:
     assert "<svg" in html.chart_svg(Timeline(started=0.0), ["lambda"])
+
+
+def test_a_long_run_is_charted_in_buckets_of_several_seconds() -> None:
+    timeline = Timeline(started=0.0)
+    for sec in range(600):
+        timeline.note_produced(sec + 0.5, count=500)
+        if sec % 10 == 0:  # a batch every ten seconds: per-second counts would be 0 or 5000
+            timeline.note_visible("lambda", sec + 0.9, [sec + 0.5] * 5000)
+    svg = html.chart_svg(timeline, ["lambda"])
+    assert html.bucket_seconds(600) == 10
+    assert "10-second averages" in svg
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = {p.find(f"{ns}title").text: p for p in root.iter(f"{ns}polyline")}  # type: ignore[union-attr]
+    delivered = lines["lambda delivered"].get("points", "").split()
+    produced = lines["produced"].get("points", "").split()
+    assert len(delivered) == len(produced) == 60
+    assert len({point.split(",")[1] for point in delivered}) == 1  # a flat 500 events/s
