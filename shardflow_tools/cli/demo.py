@@ -9,9 +9,10 @@ Steps:
 2. :func:`create_stream` — a fresh stream with 4 shards.
 3. the consumers, each its own application into its own prefix of one bucket: the Lambda
    handler under the local event source mapping (:mod:`shardflow_tools.report.lambda_run`,
-   ``lambda/``) and, where Java and a loopback-only network namespace exist, the KCL
-   consumer ``shardflow consume kcl`` (:mod:`shardflow_tools.report.kcl_worker`, ``kcl/``);
-   otherwise the summary says why it did not run;
+   ``events/``, the sink's default) and, where Java and a loopback-only network namespace
+   exist, the KCL consumer ``shardflow consume kcl``
+   (:mod:`shardflow_tools.report.kcl_worker`, ``kcl/``); otherwise the summary says why
+   it did not run;
 4. :func:`produce_sample` — realistic shop events through :class:`producers.EventProducer`
    at ``--rate`` for ``--duration`` (or ``--events``), while an observer per consumer polls
    its output as Athena reads it (:mod:`shardflow_tools.report.observer`);
@@ -274,8 +275,8 @@ def summarize(
         f"order per user    "
         f"{'kept' if queried.out_of_order == 0 else f'{queried.out_of_order} out of order'}",
         "events by type    " + ", ".join(f"{etype}: {n}" for etype, n in queried.by_type),
-        f"produce           {produced.seconds:.2f} s ({rate:,.0f} events/s, paced at the AWS "
-        "shard limits of 1 MiB/s and 1,000 records/s per shard)",
+        f"produce           {produced.seconds:.2f} s ({rate:,.0f} events/s, paced by --rate "
+        "and at the AWS shard limits of 1 MiB/s and 1,000 records/s per shard)",
         f"consume           {consumed.seconds:.2f} s ({consume_rate:,.0f} events/s through the "
         "local event source mapping, handler and S3 sink)",
         f"result            {'OK' if ok else 'PROBLEMS (see above)'}",

@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from shardflow import aws
+from shardflow import aws, resources
 from shardflow_tools.bootstrap import bootstrap, checkpoint_table
 
-#: The Lambda consumer's table location in the demo's bucket.
-LAMBDA_PREFIX: Final = "lambda"
+#: The Lambda consumer's table location in the demo's bucket: the sink's default prefix, so
+#: ``shardflow query`` without ``--prefix`` reads it as before the KCL joined the demo.
+LAMBDA_PREFIX: Final = resources.OUTPUT_PREFIX
 
 
 @dataclass
