@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # `make test` runs terraform validate offline. Empty: validate only through `make tf-validate`.
 TF_PLUGIN_DIR ?=
 
-.PHONY: run test lint format typecheck unit integration faults bench local clean checkov tf-check tf-fmt tf-validate package-lambda
+.PHONY: run soak test lint format typecheck unit integration faults bench local clean checkov tf-check tf-fmt tf-validate package-lambda
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,10 @@ $(BIN)/python:
 # A package added later (its __init__.py) needs the editable install redone to be importable.
 PACKAGE_INITS := $(wildcard */__init__.py)
 
+# kcl: the demo runs the KCL consumer too where Java is installed (the wheel bundles the jars;
+# without Java it stays unused and the demo says so).
 $(VENV)/.run-installed: pyproject.toml $(PACKAGE_INITS) | $(BIN)/python
-	$(BIN)/pip install -q -e '.[local,parquet,query,lambda,cli]'
+	$(BIN)/pip install -q -e '.[local,parquet,query,lambda,cli,kcl]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(PACKAGE_INITS) | $(BIN)/python
@@ -29,6 +31,13 @@ $(VENV)/.dev-installed: pyproject.toml $(PACKAGE_INITS) | $(BIN)/python
 ## run: the main job on the embedded emulator (no Docker, no AWS account)
 run: $(VENV)/.run-installed
 	$(BIN)/shardflow demo
+
+## soak: both consumers at a steady rate for SOAK_DURATION seconds (default 180): RSS of the
+## producer and consumer processes at start and end, lag at the end, delivery count (not in CI)
+SOAK_DURATION ?= 180
+SOAK_RATE ?= 500
+soak: $(VENV)/.run-installed
+	$(BIN)/shardflow demo --soak --duration $(SOAK_DURATION) --rate $(SOAK_RATE) --report shardflow-soak-report.html
 
 ## test: lint, type-check and the whole test suite (unit, integration, e2e)
 test: lint typecheck checkov tf-check

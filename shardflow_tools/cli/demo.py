@@ -1,18 +1,26 @@
 """``shardflow demo``: the main job on one machine, what ``make run`` starts.
 
-The whole pipeline: producer -> stream -> local event source mapping -> Lambda handler ->
-S3 -> ``shardflow query``. Steps (each a function):
+The whole pipeline: producer -> stream -> both consumers -> S3 -> ``shardflow query``.
+Steps:
 
 1. :func:`start_endpoint` — the endpoint in ``AWS_ENDPOINT_URL`` if set (LocalStack, a
-   running ``shardflow local``, AWS), otherwise the embedded emulator as a child process
-   on a free port (4566 stays free for ``shardflow local``).
+   running ``shardflow local``), otherwise the embedded emulator as a child process on a
+   free port (4566 stays free for ``shardflow local``), over HTTP/2 too when the KCL runs.
 2. :func:`create_stream` — a fresh stream with 4 shards.
-3. :func:`produce_sample` — realistic shop events through :class:`producers.EventProducer`.
-4. :func:`consume_with_lambda` — the Lambda handler (``consumers.lambda_handler``) under
-   the local event source mapping (``shardflow consume lambda``) until the stream is
-   drained: KPL de-aggregation, dead letters, Parquet to S3.
-5. :func:`query_output` — the S3 output through DuckDB, as ``shardflow query`` runs it.
-6. :func:`summarize` — events sent and in S3, per shard, duplicates, per-key order, speed.
+3. the consumers, each its own application into its own prefix of one bucket: the Lambda
+   handler under the local event source mapping (:mod:`shardflow_tools.report.lambda_run`,
+   ``events/``, the sink's default) and, where Java and a loopback-only network namespace
+   exist, the KCL consumer ``shardflow consume kcl``
+   (:mod:`shardflow_tools.report.kcl_worker`, ``kcl/``); otherwise the summary says why
+   it did not run;
+4. :func:`produce_sample` — realistic shop events through :class:`producers.EventProducer`
+   at ``--rate`` for ``--duration`` (or ``--events``), while an observer per consumer polls
+   its output as Athena reads it (:mod:`shardflow_tools.report.observer`);
+5. :func:`query_output` and two Athena-style queries through ``shardflow query``;
+6. :func:`summarize` and the per-consumer report lines (delivered, dead-lettered,
+   duplicates, latency p50/p95/p99, throughput), printed and written as one HTML file
+   with an inline SVG chart (:mod:`shardflow_tools.report.html`); ``--soak`` adds the
+   memory and lag checks of ``make soak`` (:mod:`shardflow_tools.report.soak`).
 """
 
 from __future__ import annotations
@@ -20,19 +28,39 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
 
 from shardflow import aws, settings
-from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap, checkpoint_table
+from shardflow.errors import ConfigError
+from shardflow_tools.bootstrap import BootstrapSpec, StreamSpec, bootstrap
 from shardflow_tools.cli._progress import Progress
+from shardflow_tools.report import html as html_report
+from shardflow_tools.report import kcl_worker
+from shardflow_tools.report.consumer_report import ConsumerReport, consumer_report
+from shardflow_tools.report.kcl_worker import KCL_PREFIX, KclWorker
+from shardflow_tools.report.lambda_run import LAMBDA_PREFIX, ConsumeStats, LambdaRun, dead_letters
+from shardflow_tools.report.observer import OutputObserver
+from shardflow_tools.report.plan import DEFAULT_EVENTS, DEFAULT_RATE, RunPlan, resolve
+from shardflow_tools.report.queries import athena_queries
+from shardflow_tools.report.soak import SoakProbe
+from shardflow_tools.report.timeline import Timeline
 
 _EXIT_OK = 0
 _EXIT_FAILED = 1
+#: Where the HTML report goes unless --report says.
+DEFAULT_REPORT: Final = "shardflow-report.html"
+#: The producer sleeps only when it is this far ahead of its rate.
+_PACE_SLEEP: Final = 0.002
+#: How long the output may take to catch up once producing ended.
+_DELIVERY_TIMEOUT: Final = 180.0
 
 
 def register(sub: Any) -> None:
@@ -46,7 +74,41 @@ def register(sub: Any) -> None:
             "local event source mapping into S3, query the output and check it."
         ),
     )
-    parser.add_argument("--events", type=int, default=20_000, help="events to produce")
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help=f"events to produce (default: {DEFAULT_EVENTS}, or --rate x --duration)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help=f"events per second the producer puts (default: {DEFAULT_RATE:g}; 0: unpaced)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="seconds to produce for: the event count is rate x duration (with --events "
+        "and no --rate, the rate is events / duration)",
+    )
+    parser.add_argument(
+        "--report",
+        default=DEFAULT_REPORT,
+        help=f"where the HTML report goes (default: ./{DEFAULT_REPORT})",
+    )
+    parser.add_argument(
+        "--no-kcl",
+        action="store_true",
+        help="run the Lambda consumer alone even where the KCL consumer (Java) could run",
+    )
+    parser.add_argument(
+        "--soak",
+        action="store_true",
+        help="also sample resident memory and lag while producing and check they stay "
+        "flat (make soak)",
+    )
     parser.add_argument("--shards", type=int, default=4, help="shards of the demo stream")
     parser.add_argument(
         "--stream", help="stream name (default: a new shardflow-demo-<random> stream)"
@@ -65,19 +127,6 @@ class ProduceStats:
     kinesis_records: int = 0
     bytes: int = 0
     per_shard: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class ConsumeStats:
-    """What the Lambda consumer did, and where its output went."""
-
-    bucket: str = ""
-    prefix: str = ""
-    invocations: int = 0
-    failed_invocations: int = 0
-    kinesis_records: int = 0
-    dead_letters: int = 0
-    seconds: float = 0.0
 
 
 @dataclass
@@ -106,16 +155,20 @@ SELECT count(*) FROM (
 
 
 @contextlib.contextmanager
-def start_endpoint() -> Iterator[str]:
-    """The configured endpoint, or the embedded emulator in a child process for the block."""
+def start_endpoint(*, http2: bool = False) -> Iterator[str]:
+    """The configured endpoint (``AWS_ENDPOINT_URL``: LocalStack, ``shardflow local``), or
+    the embedded emulator in a child process for the block; served over HTTP/2 as well
+    with ``http2`` (the KCL's Kinesis client needs it)."""
     configured = settings.endpoint_url()
     if configured:
         yield configured
         return
     from shardflow_tools.emulator import EmulatorProcess  # noqa: PLC0415 - needs the "local" extra
+    from shardflow_tools.emulator_h2 import Http2EmulatorProcess  # noqa: PLC0415
 
     print("starting the embedded emulator (moto) ...", file=sys.stderr)  # noqa: T201
-    with EmulatorProcess() as emulator:
+    emulator = Http2EmulatorProcess() if http2 else EmulatorProcess()
+    with emulator:
         yield emulator.endpoint_url
 
 
@@ -125,126 +178,57 @@ def create_stream(kinesis: Any, name: str, shards: int) -> None:
     bootstrap(spec, clients={"kinesis": kinesis})
 
 
-def produce_sample(kinesis: Any, stream: str, count: int) -> ProduceStats:
-    """Send ``count`` sample events through the producer; count what was delivered."""
+def produce_sample(
+    kinesis: Any, stream: str, plan: RunPlan, timeline: Timeline | None = None
+) -> ProduceStats:
+    """Send ``plan.events`` sample events through the producer at ``plan.rate`` per second;
+    count what was delivered. Outcomes are counted by callbacks, so a long run keeps no
+    future per event."""
     from producers import EventProducer, InMemoryMetrics, Metric  # noqa: PLC0415
     from shardflow_tools.samples import sample_events  # noqa: PLC0415
 
     stats = ProduceStats()
+    lock = threading.Lock()
+
+    def done(future: Any) -> None:
+        with lock:
+            if future.exception() is None:
+                stats.sent += 1
+                stats.per_shard[future.result().shard_id] += 1
+            else:
+                stats.failed += 1
+
     metrics = InMemoryMetrics()
     started = time.monotonic()
-    futures = []
     with (
         EventProducer(stream, client=kinesis, metrics=metrics) as producer,
-        Progress("producing", total=count) as progress,
+        Progress("producing", total=plan.events) as progress,
     ):
-        for i, (event, key) in enumerate(sample_events(count)):
-            futures.append(producer.put(event, partition_key=key))
+        for i, (event, key) in enumerate(sample_events(plan.events)):
+            if plan.rate > 0:
+                delay = started + i / plan.rate - time.monotonic()
+                if delay > _PACE_SLEEP:
+                    time.sleep(delay)
+            producer.put(event, partition_key=key).add_done_callback(done)
+            if timeline is not None:
+                timeline.note_produced(time.time())
             if i % 2000 == 0:
                 progress.update(metrics.counter(Metric.USER_RECORDS_PUT))
         producer.flush()
         progress.update(metrics.counter(Metric.USER_RECORDS_PUT))
     stats.seconds = time.monotonic() - started
-    for future in futures:
-        error = future.exception()
-        if error is None:
-            stats.sent += 1
-            stats.per_shard[future.result().shard_id] += 1
-        else:
-            stats.failed += 1
     stats.kinesis_records = metrics.counter(Metric.KINESIS_RECORDS_PUT)
     stats.bytes = metrics.counter(Metric.BYTES_PUT)
     return stats
 
 
-def consume_with_lambda(endpoint: str, stream: str, expected_records: int) -> ConsumeStats:
-    """Run the Lambda handler under the local event source mapping until the stream is
-    drained; its resources (bucket, dead-letter queue, tables) are created for the run."""
-    from consumers.lambda_handler import (  # noqa: PLC0415
-        Clients,
-        HandlerConfig,
-        LambdaConsumer,
-        Observability,
-    )
-    from shardflow_tools.lambda_esm import (  # noqa: PLC0415 - needs the "lambda" extra
-        EventSourceMappingRunner,
-        MappingConfig,
-        RunnerOptions,
-    )
-    from shardflow_tools.lambda_esm.resources import handler_spec  # noqa: PLC0415
-
-    clients = Clients(
-        s3=aws.client("s3", endpoint_url=endpoint),
-        sqs=aws.client("sqs", endpoint_url=endpoint),
-        dynamodb=aws.client("dynamodb", endpoint_url=endpoint),
-    )
-    config = HandlerConfig.from_env(
-        bucket=stream,
-        idempotency_table=f"{stream}-idempotency",
-        attempts_table=f"{stream}-attempts",
-        function_name=f"{stream}-consumer",
-    )
-    dlq, checkpoints = f"{stream}-dlq", f"{stream}-checkpoints"
-    needs = handler_spec(config, dead_letter_queue=dlq)
-    report = bootstrap(
-        replace(needs, tables=(*needs.tables, checkpoint_table(checkpoints))),
-        clients={"s3": clients.s3, "sqs": clients.sqs, "dynamodb": clients.dynamodb},
-    )
-    config = replace(config, dlq_url=report.queue_urls[dlq])
-    runner = EventSourceMappingRunner(
-        stream,
-        LambdaConsumer(
-            config,
-            clients=clients,
-            # The summary is the demo's output: the handler's JSON logs and EMF metrics
-            # (what CloudWatch would get) stay quiet unless something goes wrong.
-            observability=Observability(
-                service=config.service,
-                namespace=config.metrics_namespace,
-                log_level="WARNING",
-                emit_metrics=False,
-            ),
-        ),
-        config=MappingConfig.from_env(starting_position="TRIM_HORIZON"),
-        options=RunnerOptions(
-            function_name=config.function_name,
-            checkpoint_table=checkpoints,
-            poll_interval_seconds=0.2,
-            shard_sync_interval_seconds=2.0,
-        ),
-        kinesis_client=aws.client("kinesis", endpoint_url=endpoint),
-        dynamodb_client=clients.dynamodb,
-    )
-    started = time.monotonic()
-    with Progress("consuming (Lambda)", total=expected_records) as progress:
-
-        def tick() -> bool:
-            progress.update(runner.stats.records_completed)
-            return False
-
-        run = runner.run(until_drained=True, timeout=900, should_stop=tick)
-        progress.update(run.records_completed)
-    attributes = clients.sqs.get_queue_attributes(
-        QueueUrl=config.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return ConsumeStats(
-        bucket=config.bucket,
-        prefix=config.sink.prefix,
-        invocations=run.invocations,
-        failed_invocations=run.failed_invocations + run.partial_failures,
-        kinesis_records=run.records_completed,
-        dead_letters=int(attributes.get("ApproximateNumberOfMessages", 0)),
-        seconds=time.monotonic() - started,
-    )
-
-
-def query_output(endpoint: str, consumed: ConsumeStats) -> QueryStats:
+def query_output(endpoint: str, bucket: str, prefix: str) -> QueryStats:
     """Query the S3 output with DuckDB, the table as Athena sees it (``shardflow query``)."""
     from consumers import localquery  # noqa: PLC0415 - needs the "query" extra
 
     s3 = aws.client("s3", endpoint_url=endpoint)
     stats = QueryStats()
-    with localquery.connect_s3(s3, consumed.bucket, consumed.prefix) as con:
+    with localquery.connect_s3(s3, bucket, prefix) as con:
         _, rows = localquery.run(con, "SELECT count(*), count(DISTINCT id) FROM events")
         stats.events, stats.distinct_ids = rows[0]
         _, rows = localquery.run(con, "SELECT shard_id, count(*) FROM events GROUP BY 1 ORDER BY 1")
@@ -254,7 +238,7 @@ def query_output(endpoint: str, consumed: ConsumeStats) -> QueryStats:
         _, stats.by_type = localquery.run(
             con, "SELECT type, count(*) AS events FROM events GROUP BY 1 ORDER BY 2 DESC"
         )
-    listing = s3.list_objects_v2(Bucket=consumed.bucket, Prefix=f"{consumed.prefix}/dt=")
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/dt=")
     stats.objects = listing.get("KeyCount", 0)
     return stats
 
@@ -291,8 +275,8 @@ def summarize(
         f"order per user    "
         f"{'kept' if queried.out_of_order == 0 else f'{queried.out_of_order} out of order'}",
         "events by type    " + ", ".join(f"{etype}: {n}" for etype, n in queried.by_type),
-        f"produce           {produced.seconds:.2f} s ({rate:,.0f} events/s, paced at the AWS "
-        "shard limits of 1 MiB/s and 1,000 records/s per shard)",
+        f"produce           {produced.seconds:.2f} s ({rate:,.0f} events/s, paced by --rate "
+        "and at the AWS shard limits of 1 MiB/s and 1,000 records/s per shard)",
         f"consume           {consumed.seconds:.2f} s ({consume_rate:,.0f} events/s through the "
         "local event source mapping, handler and S3 sink)",
         f"result            {'OK' if ok else 'PROBLEMS (see above)'}",
@@ -304,21 +288,170 @@ def summarize(
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; exit status 0 when every event came back once and in order."""
-    if args.events < 1 or args.shards < 1:
+    try:
+        plan = resolve(args.events, args.rate, args.duration)
+    except ConfigError as exc:
+        print(f"shardflow demo: {exc}", file=sys.stderr)  # noqa: T201
+        return _EXIT_FAILED
+    if args.shards < 1:
         print("shardflow demo: --events and --shards must be >= 1", file=sys.stderr)  # noqa: T201
         return _EXIT_FAILED
     stream = args.stream or f"shardflow-demo-{uuid.uuid4().hex[:8]}"
-    with start_endpoint() as endpoint:
+    want_kcl = not args.no_kcl and kcl_worker.local_prerequisites() is None
+    with (
+        start_endpoint(http2=want_kcl) as endpoint,
+        tempfile.TemporaryDirectory(prefix="shardflow-demo-") as work,
+    ):
         print(f"endpoint          {endpoint}", file=sys.stderr)  # noqa: T201
+        kcl_reason = "turned off (--no-kcl)" if args.no_kcl else kcl_worker.unavailable(endpoint)
         kinesis = aws.client("kinesis", endpoint_url=endpoint)
         create_stream(kinesis, stream, args.shards)
         try:
-            produced = produce_sample(kinesis, stream, args.events)
-            consumed = consume_with_lambda(endpoint, stream, produced.kinesis_records)
-            queried = query_output(endpoint, consumed)
+            run_ = _Run(args, plan, endpoint, stream, Path(work))
+            lines, ok = run_.execute(kcl_reason)
         finally:
             if not args.keep:
                 kinesis.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
-        lines, ok = summarize(stream, produced, consumed, queried)
+    path = html_report.write(
+        Path(args.report), f"shardflow pipeline report: {stream}", lines, run_.timeline, run_.names
+    )
+    lines.insert(len(lines) - 1, f"html report       {path}")
     print("\n".join(lines))  # noqa: T201
     return _EXIT_OK if ok else _EXIT_FAILED
+
+
+class _Run:
+    """One run of the pipeline: consumers up, produce, wait for the output, stop, query."""
+
+    def __init__(
+        self, args: argparse.Namespace, plan: RunPlan, endpoint: str, stream: str, work: Path
+    ) -> None:
+        self.args, self.plan, self.endpoint, self.stream, self.work = (
+            args,
+            plan,
+            endpoint,
+            stream,
+            work,
+        )
+        self.s3 = aws.client("s3", endpoint_url=endpoint)
+        self.timeline = Timeline(time.time())
+        self.names = ["lambda"]
+        self.kcl: KclWorker | None = None
+        self.kcl_exit: int | None = None
+        self.kcl_ok = False
+
+    def execute(self, kcl_reason: str | None) -> tuple[list[str], bool]:
+        """Run it; the summary lines and whether everything checked out."""
+        lambda_run = LambdaRun(self.endpoint, self.stream, LAMBDA_PREFIX)
+        if kcl_reason is None:
+            self.kcl = kcl_worker.start(
+                self.endpoint, self.stream, self.args.shards, self.stream, self.work / "kcl"
+            )
+            self.names.append("kcl")
+        self.timeline = Timeline(time.time())
+        prefixes = {"lambda": LAMBDA_PREFIX, "kcl": KCL_PREFIX}
+        observers = [
+            OutputObserver(self.s3, self.stream, prefixes[name], name, self.timeline)
+            for name in self.names
+        ]
+        soak = SoakProbe(self.kcl, self.timeline, self.names) if self.args.soak else None
+        try:
+            for observer in observers:
+                observer.start()
+            lambda_run.start()
+            if soak is not None:
+                soak.start(self.plan)
+            produced = produce_sample(
+                aws.client("kinesis", endpoint_url=self.endpoint),
+                self.stream,
+                self.plan,
+                self.timeline,
+            )
+            if soak is not None:
+                soak.finish(produced.sent)
+            self._wait_for_output(produced.sent)
+        finally:
+            lambda_run.halt()
+            for observer in observers:
+                observer.stop()
+            if self.kcl is not None:
+                self.kcl.request_stop()  # it shuts down while the queries run
+        consumed = lambda_run.stop()
+        return self._summary(kcl_reason, produced, consumed, soak)
+
+    def _wait_for_output(self, expected: int) -> None:
+        with Progress("waiting for the output in S3", total=expected) as progress:
+            deadline = time.monotonic() + _DELIVERY_TIMEOUT
+            while time.monotonic() < deadline:
+                least = min(self.timeline.series(n).count for n in self.names)
+                progress.update(least)
+                if least >= expected:
+                    return
+                time.sleep(0.25)
+
+    def _summary(
+        self,
+        kcl_reason: str | None,
+        produced: ProduceStats,
+        consumed: ConsumeStats,
+        soak: SoakProbe | None,
+    ) -> tuple[list[str], bool]:
+        queried = query_output(self.endpoint, self.stream, LAMBDA_PREFIX)
+        lines, ok = summarize(self.stream, produced, consumed, queried)
+        reports = [
+            consumer_report(
+                "lambda",
+                self.timeline,
+                rows=queried.events,
+                distinct_ids=queried.distinct_ids,
+                dead_letters=consumed.dead_letters,
+            )
+        ]
+        extra = [self._kcl_line(kcl_reason, reports)]
+        rate = "unpaced" if self.plan.rate == 0 else f"{self.plan.rate:,.0f} events/s"
+        extra.append(f"run plan          {self.plan.events} events at {rate}")
+        extra += [r.line() for r in reports]
+        for report in reports:
+            ok = ok and report.delivered == produced.sent and report.duplicates == 0
+            ok = ok and report.dead_lettered == 0
+        ok = ok and (self.kcl is None or self.kcl_ok)
+        extra.append("athena queries    (shardflow query, the Lambda consumer's output)")
+        extra += athena_queries(self.endpoint, self.stream, LAMBDA_PREFIX)
+        if soak is not None:
+            extra += soak.lines()
+            ok = ok and soak.ok
+        at = next(i for i, line in enumerate(lines) if line.startswith("result"))
+        lines[at] = f"result            {'OK' if ok else 'PROBLEMS (see above)'}"
+        lines[at:at] = extra
+        return lines, ok
+
+    def _kcl_line(self, kcl_reason: str | None, reports: list[ConsumerReport]) -> str:
+        """The KCL consumer's summary line (its report joins ``reports``)."""
+        if self.kcl is None:
+            return f"kcl consumer      NOT RUN: {kcl_reason}; the Lambda path ran alone"
+        queried = query_output(self.endpoint, self.stream, KCL_PREFIX)
+        sqs = aws.client("sqs", endpoint_url=self.endpoint)
+        stopping = time.monotonic()
+        self.kcl_exit = self.kcl.stop()
+        if self.kcl_exit != 0:
+            print(  # noqa: T201
+                f"the KCL consumer exited {self.kcl_exit} {time.monotonic() - stopping:.0f} s "
+                f"after SIGTERM; the end of its log:\n{self.kcl.tail(40)}",
+                file=sys.stderr,
+            )
+        reports.append(
+            consumer_report(
+                "kcl",
+                self.timeline,
+                rows=queried.events,
+                distinct_ids=queried.distinct_ids,
+                dead_letters=dead_letters(sqs, self.kcl.dlq_url),
+            )
+        )
+        order = "kept" if queried.out_of_order == 0 else f"{queried.out_of_order} out of order"
+        self.kcl_ok = self.kcl_exit == 0 and queried.out_of_order == 0
+        return (
+            f"kcl consumer      application {self.kcl.application}, "
+            f"s3://{self.stream}/{KCL_PREFIX}/ ({queried.objects} objects), order per user "
+            f"{order}, exit {self.kcl_exit}"
+        )
