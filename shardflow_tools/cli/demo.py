@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from shardflow import aws, settings
 from shardflow.errors import ConfigError
@@ -52,6 +52,9 @@ from shardflow_tools.report.plan import DEFAULT_EVENTS, DEFAULT_RATE, RunPlan, r
 from shardflow_tools.report.queries import athena_queries
 from shardflow_tools.report.soak import SoakProbe
 from shardflow_tools.report.timeline import Timeline
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis.client import KinesisClient
 
 _EXIT_OK = 0
 _EXIT_FAILED = 1
@@ -172,14 +175,14 @@ def start_endpoint(*, http2: bool = False) -> Iterator[str]:
         yield emulator.endpoint_url
 
 
-def create_stream(kinesis: Any, name: str, shards: int) -> None:
+def create_stream(kinesis: KinesisClient, name: str, shards: int) -> None:
     """Create ``name`` with ``shards`` shards (bootstrap's spec) and wait until it is ACTIVE."""
     spec = BootstrapSpec(key=None, streams=(StreamSpec(name, shard_count=shards),))
     bootstrap(spec, clients={"kinesis": kinesis})
 
 
 def produce_sample(
-    kinesis: Any, stream: str, plan: RunPlan, timeline: Timeline | None = None
+    kinesis: KinesisClient, stream: str, plan: RunPlan, timeline: Timeline | None = None
 ) -> ProduceStats:
     """Send ``plan.events`` sample events through the producer at ``plan.rate`` per second;
     count what was delivered. Outcomes are counted by callbacks, so a long run keeps no

@@ -17,10 +17,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 from shardflow import aws, settings
 from shardflow_tools.bootstrap import BootstrapSpec, QueueSpec, bootstrap
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 #: The KCL consumer's table location in the demo's bucket.
 KCL_PREFIX: Final = "kcl"
@@ -121,7 +124,7 @@ class KclWorker:
         """The end of the worker's log."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def _leases_held(self, dynamodb: Any) -> int:
+    def _leases_held(self, dynamodb: DynamoDBClient) -> int:
         with contextlib.suppress(Exception):  # the lease table appears as the KCL starts
             items = dynamodb.scan(TableName=self.application, ConsistentRead=True)["Items"]
             return sum(1 for item in items if "leaseOwner" in item)
@@ -133,7 +136,7 @@ class KclWorker:
         return self.log.read_text(errors="replace").count(_INITIALIZED)
 
     def wait_until_reading(
-        self, dynamodb: Any, shards: int, timeout: float = START_TIMEOUT
+        self, dynamodb: DynamoDBClient, shards: int, timeout: float = START_TIMEOUT
     ) -> float:
         """Wait until the KCL holds a lease on each of ``shards`` shards and a processor
         runs for each; the seconds it took. Raises RuntimeError with the log's end when it

@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from shardflow import aws, resources
 from shardflow_tools.bootstrap import bootstrap, checkpoint_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
 
 #: The Lambda consumer's table location in the demo's bucket: the sink's default prefix, so
 #: ``shardflow query`` without ``--prefix`` reads it as before the KCL joined the demo.
@@ -140,7 +143,7 @@ class LambdaRun:
         )
 
 
-def dead_letters(sqs: Any, url: str) -> int:
+def dead_letters(sqs: SQSClient, url: str) -> int:
     """Messages in the dead-letter queue at ``url`` (0 without one)."""
     from consumers.deadletter_queue import queue_depth  # noqa: PLC0415
 

@@ -15,12 +15,15 @@ import io
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from shardflow import envelope
 from shardflow_tools.report.timeline import Timeline
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ class OutputObserver:
 
     def __init__(
         self,
-        s3: Any,
+        s3: S3Client,
         bucket: str,
         prefix: str,
         consumer: str,
