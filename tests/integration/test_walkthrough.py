@@ -63,7 +63,13 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
     kcl = _kcl_can_run() and os.geteuid() == 0
     chosen = [b for b in blocks if kcl or "consume kcl" not in b]
     script = tmp_path / "walkthrough.sh"
-    script.write_text("\n".join(chosen))
+    # Whatever a failing command leaves running (the detached emulator, a consumer in the
+    # background) is stopped when the script ends, so a failure leaks no process.
+    cleanup = (
+        "trap 'jobs -p | xargs -r kill 2>/dev/null; "
+        '[ -n "${EMULATOR_PID:-}" ] && kill "$EMULATOR_PID" 2>/dev/null; true\' EXIT\n'
+    )
+    script.write_text(cleanup + "\n".join(chosen))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARDFLOW_", "AWS_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     done = subprocess.run(
