@@ -26,6 +26,16 @@ locals {
   kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
   bucket_arn     = var.bucket_name == null ? null : "arn:${local.partition}:s3:::${var.bucket_name}"
 
+  # The Iceberg output: the sink's statements for the Hive layout's manifests are replaced
+  # by the table's (its files below output_prefix) and the Glue calls of its commits.
+  hive              = var.bucket_name != null && var.iceberg_table == null
+  iceberg           = var.bucket_name != null && var.iceberg_table != null
+  iceberg_table     = var.iceberg_table == null ? "shardflow.events" : var.iceberg_table
+  glue_arn_base     = "arn:${local.partition}:glue:${local.region}:${local.account_id}"
+  glue_catalog_arn  = "${local.glue_arn_base}:catalog"
+  glue_database_arn = "${local.glue_arn_base}:database/${element(split(".", local.iceberg_table), 0)}"
+  glue_table_arn    = "${local.glue_arn_base}:table/${replace(local.iceberg_table, ".", "/")}"
+
   # What KCL 3.1 calls on its tables (DynamoDBLeaseRefresher, CoordinatorStateDAO and its
   # DynamoDB lock client, WorkerMetricStatsDAO): it describes each table first and creates
   # it only when missing, and adds the LeaseOwnerToLeaseKeyIndex to a lease table without
@@ -294,7 +304,7 @@ data "aws_iam_policy_document" "kcl" {
   # The sink's replay check (consumers.sink.layout): list and read the flush manifests,
   # delete what a replay supersedes.
   dynamic "statement" {
-    for_each = var.bucket_name == null ? [] : [1]
+    for_each = local.hive ? [1] : []
     content {
       sid       = "ListOwnManifests"
       actions   = ["s3:ListBucket"]
@@ -309,11 +319,62 @@ data "aws_iam_policy_document" "kcl" {
   }
 
   dynamic "statement" {
-    for_each = var.bucket_name == null ? [] : [1]
+    for_each = local.hive ? [1] : []
     content {
       sid       = "ReadOwnManifests"
       actions   = ["s3:GetObject"]
       resources = ["${local.bucket_arn}/${var.output_prefix}/_manifests/*"]
+    }
+  }
+
+  # The Iceberg writer (pyiceberg's S3 file IO) reads the table's metadata, manifest lists
+  # and manifests, and checks that a new metadata file does not exist yet (HEAD, then a
+  # listing of the key as a prefix) before writing it; deletes are its uncommitted data
+  # files (ReplaceOwnOutputOnReplay).
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ReadIcebergTable"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.bucket_arn}/${var.output_prefix}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ListIcebergTable"
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${var.output_prefix}/*"]
+      }
+    }
+  }
+
+  # What pyiceberg's Glue catalog calls for the writer (consumers.sink.iceberg): load_table
+  # (GetTable); a commit (GetTable, GetDatabase, UpdateTable with the version read); on first
+  # use without the table, create_namespace_if_not_exists (CreateDatabase, refused as
+  # existing when s3_output made it) and create_table (GetDatabase, CreateTable). Glue
+  # authorises each call on the catalog, the database and the table.
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "CommitToIcebergTable"
+      actions   = ["glue:GetTable", "glue:UpdateTable", "glue:CreateTable"]
+      resources = [local.glue_catalog_arn, local.glue_database_arn, local.glue_table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ReadIcebergDatabase"
+      actions   = ["glue:GetDatabase", "glue:CreateDatabase"]
+      resources = [local.glue_catalog_arn, local.glue_database_arn]
     }
   }
 

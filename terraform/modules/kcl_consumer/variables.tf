@@ -143,6 +143,17 @@ variable "errors_prefix" {
   }
 }
 
+variable "iceberg_table" {
+  type        = string
+  description = "With the Iceberg output (SHARDFLOW_OUTPUT_FORMAT=iceberg, SHARDFLOW_ICEBERG_CATALOG=glue): the Glue database.table the workers commit to (SHARDFLOW_ICEBERG_TABLE; the s3_output module's glue_iceberg_table output), its files below output_prefix; the role then gets its Glue calls instead of the Hive layout's manifests. Null: the Hive layout. Needs bucket_name."
+  default     = null
+
+  validation {
+    condition     = var.iceberg_table == null || can(regex("^[a-z0-9_]{1,255}\\.[a-z0-9_]{1,255}$", var.iceberg_table))
+    error_message = "iceberg_table must be database.table, each lower-case letters, digits and '_', or null."
+  }
+}
+
 variable "dead_letter_queue_arn" {
   type        = string
   description = "ARN of the dead-letter queue the workers send poison records to (the lambda_consumer module's sqs_dead_letter_queue_arn); null grants no SQS access."

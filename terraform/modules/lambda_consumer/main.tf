@@ -19,12 +19,24 @@ locals {
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
   alarm_actions  = var.alarm_actions
 
+  # The Iceberg output (output_format iceberg): the Glue table and where its files go, the
+  # default warehouse of the writer (consumers.sink.iceberg.catalog), below output_prefix.
+  iceberg           = var.output_format == "iceberg"
+  iceberg_database  = element(split(".", var.iceberg_table), 0)
+  iceberg_warehouse = "s3://${var.bucket_name}/${var.output_prefix}"
+  glue_catalog_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog"
+  glue_database_arn = "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${local.iceberg_database}"
+  glue_table_arn    = "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${replace(var.iceberg_table, ".", "/")}"
+
   # What consumers.lambda_handler reads (names in shardflow/settings.py; a test checks them).
   handler_environment = {
     SHARDFLOW_BUCKET                                 = var.bucket_name
     SHARDFLOW_OUTPUT_PREFIX                          = var.output_prefix
     SHARDFLOW_ERRORS_PREFIX                          = var.errors_prefix
     SHARDFLOW_OUTPUT_FORMAT                          = var.output_format
+    SHARDFLOW_ICEBERG_CATALOG                        = local.iceberg ? "glue" : ""
+    SHARDFLOW_ICEBERG_TABLE                          = local.iceberg ? var.iceberg_table : ""
+    SHARDFLOW_ICEBERG_WAREHOUSE                      = local.iceberg ? local.iceberg_warehouse : ""
     SHARDFLOW_DLQ_URL                                = aws_sqs_queue.dead_letter.url
     SHARDFLOW_IDEMPOTENCY_TABLE                      = aws_dynamodb_table.idempotency.name
     SHARDFLOW_IDEMPOTENCY                            = var.idempotency
@@ -336,22 +348,79 @@ data "aws_iam_policy_document" "function" {
 
   # The sink's replay check: it lists and reads the flush manifests under
   # OUTPUT_PREFIX/_manifests/ (consumers.sink.layout) and deletes what a replay supersedes.
-  statement {
-    sid       = "ListOwnManifests"
-    actions   = ["s3:ListBucket"]
-    resources = [local.bucket_arn]
+  dynamic "statement" {
+    for_each = local.iceberg ? [] : [1]
+    content {
+      sid       = "ListOwnManifests"
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arn]
 
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.output_prefix}/_manifests/*"]
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${var.output_prefix}/_manifests/*"]
+      }
     }
   }
 
-  statement {
-    sid       = "ReadOwnManifests"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${var.output_prefix}/_manifests/*"]
+  dynamic "statement" {
+    for_each = local.iceberg ? [] : [1]
+    content {
+      sid       = "ReadOwnManifests"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.bucket_arn}/${var.output_prefix}/_manifests/*"]
+    }
+  }
+
+  # The Iceberg writer (pyiceberg's S3 file IO) reads the table's metadata, manifest lists
+  # and manifests, and checks that a new metadata file does not exist yet (HEAD, then a
+  # listing of the key as a prefix) before writing it; deletes are its uncommitted data
+  # files (ReplaceOwnOutputOnReplay).
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ReadIcebergTable"
+      actions   = ["s3:GetObject"]
+      resources = ["${local.bucket_arn}/${var.output_prefix}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ListIcebergTable"
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arn]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${var.output_prefix}/*"]
+      }
+    }
+  }
+
+  # What pyiceberg's Glue catalog calls for the writer (consumers.sink.iceberg): load_table
+  # (GetTable); a commit (GetTable, GetDatabase, UpdateTable with the version read); on first
+  # use without the table, create_namespace_if_not_exists (CreateDatabase, refused as
+  # existing when s3_output made it) and create_table (GetDatabase, CreateTable). Glue
+  # authorises each call on the catalog, the database and the table.
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "CommitToIcebergTable"
+      actions   = ["glue:GetTable", "glue:UpdateTable", "glue:CreateTable"]
+      resources = [local.glue_catalog_arn, local.glue_database_arn, local.glue_table_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.iceberg ? [1] : []
+    content {
+      sid       = "ReadIcebergDatabase"
+      actions   = ["glue:GetDatabase", "glue:CreateDatabase"]
+      resources = [local.glue_catalog_arn, local.glue_database_arn]
+    }
   }
 
   statement {

@@ -66,12 +66,23 @@ variable "errors_prefix" {
 
 variable "output_format" {
   type        = string
-  description = "File format of the S3 sink: parquet or jsonl (SHARDFLOW_OUTPUT_FORMAT); must match the s3_output module's table."
+  description = "Format of the S3 sink: parquet or jsonl (the Hive layout), or iceberg (commits to the Iceberg table iceberg_table in the Glue catalog) (SHARDFLOW_OUTPUT_FORMAT); must match the s3_output module's table (iceberg: its table_format iceberg)."
   default     = "parquet"
 
   validation {
-    condition     = contains(["parquet", "jsonl"], var.output_format)
-    error_message = "output_format must be parquet or jsonl."
+    condition     = contains(["parquet", "jsonl", "iceberg"], var.output_format)
+    error_message = "output_format must be parquet, jsonl or iceberg."
+  }
+}
+
+variable "iceberg_table" {
+  type        = string
+  description = "With output_format iceberg: the Glue database.table the function commits to (SHARDFLOW_ICEBERG_TABLE; the s3_output module's glue_iceberg_table output). Its files are under s3://BUCKET/OUTPUT_PREFIX/ (SHARDFLOW_ICEBERG_WAREHOUSE), where the function may write."
+  default     = "shardflow.events"
+
+  validation {
+    condition     = can(regex("^[a-z0-9_]{1,255}\\.[a-z0-9_]{1,255}$", var.iceberg_table))
+    error_message = "iceberg_table must be database.table, each lower-case letters, digits and '_'."
   }
 }
 

@@ -1,7 +1,8 @@
 # Where the events land: a private, KMS-encrypted, versioned bucket that only accepts TLS,
 # with lifecycle rules per prefix; a Glue table over it whose partition projection follows
-# the sink's key layout (no crawler, no MSCK REPAIR); an Athena workgroup that encrypts its
-# results.
+# the sink's key layout (no crawler, no MSCK REPAIR), or with table_format = "iceberg" the
+# named queries that create and compact an Iceberg table (iceberg.tf); an Athena workgroup
+# that encrypts its results.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -68,6 +69,11 @@ resource "aws_s3_bucket" "this" {
     precondition {
       condition     = var.create_kms_key || var.kms_key_arn != null
       error_message = "kms_key_arn is required when create_kms_key is false."
+    }
+
+    precondition {
+      condition     = var.table_format == "hive" || var.output_format == "parquet"
+      error_message = "table_format iceberg needs output_format parquet: Iceberg data files are Parquet."
     }
   }
 }
@@ -264,7 +270,7 @@ resource "aws_glue_catalog_database" "this" {
 }
 
 resource "aws_glue_catalog_table" "events" {
-  count = var.create_glue_catalog ? 1 : 0
+  count = var.create_glue_catalog && !local.iceberg ? 1 : 0
 
   name          = var.glue_table_name
   database_name = aws_glue_catalog_database.this[0].name

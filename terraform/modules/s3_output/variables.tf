@@ -81,6 +81,28 @@ variable "output_format" {
   }
 }
 
+variable "table_format" {
+  type        = string
+  description = "Table over the output: hive (a Glue table with partition projection over the sink's Parquet or JSONL objects) or iceberg (an Apache Iceberg table the consumers commit to with SHARDFLOW_OUTPUT_FORMAT=iceberg: Athena named queries create and compact it; output_format must be parquet, the format of its data files)."
+  default     = "hive"
+
+  validation {
+    condition     = contains(["hive", "iceberg"], var.table_format)
+    error_message = "table_format must be hive or iceberg."
+  }
+}
+
+variable "iceberg_vacuum_max_snapshot_age_seconds" {
+  type        = number
+  description = "Iceberg table property vacuum_max_snapshot_age_seconds: VACUUM expires only older snapshots. At least the stream's retention period: the writer finds what it committed in the snapshots, and a replay can reach back that far."
+  default     = 604800
+
+  validation {
+    condition     = var.iceberg_vacuum_max_snapshot_age_seconds >= 86400
+    error_message = "iceberg_vacuum_max_snapshot_age_seconds must be at least 86400 (a Kinesis stream keeps records at least 24 hours)."
+  }
+}
+
 variable "transition_to_ia_days" {
   type        = number
   description = "Days after which event objects move to STANDARD_IA (Athena still reads them); null keeps them in STANDARD."

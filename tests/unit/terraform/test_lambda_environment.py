@@ -72,12 +72,20 @@ class _RecordingEnviron(MutableMapping[str, str]):
 
 @pytest.fixture
 def handler_reads(monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    """The SHARDFLOW_/POWERTOOLS_ variables a handler reads while it is built."""
+    """The SHARDFLOW_/POWERTOOLS_ variables a handler reads while it is built, and those
+    its sink reads when it hands out a shard's writer with the iceberg format (the Iceberg
+    table's settings, read then)."""
     from consumers.lambda_handler import Clients, HandlerConfig, LambdaConsumer
+    from consumers.sink import S3Sink
+    from consumers.sink.config import SinkConfig
 
     recording = _RecordingEnviron(os.environ)
     monkeypatch.setattr(os, "environ", recording)
     LambdaConsumer(HandlerConfig.from_env(), clients=Clients(s3=object(), sqs=object()))
+    sink = S3Sink(
+        "sf-out", stream="orders", s3_client=object(), config=SinkConfig(format="iceberg")
+    )
+    sink.shard("shardId-000000000000")
     return {name for name in recording.read if name.startswith(_PREFIXES)}
 
 
@@ -92,8 +100,12 @@ def test_docs_terraform_and_handler_name_the_same_variables(
     # What the handler reads beyond that is documented with the consumer core (the sink's
     # buffer limits) or is powertools' own.
     extra = {n for n in handler_reads - deployed if n.startswith("SHARDFLOW_")}
+    # The SQL catalog's URI is the local catalog's; the function commits through Glue.
     assert extra <= {
         settings.SINK_MAX_BYTES,
         settings.SINK_MAX_RECORDS,
         settings.SINK_MAX_SPAN_SECONDS,
+        settings.ICEBERG_CATALOG_URI,
     }
+    iceberg = {settings.ICEBERG_CATALOG, settings.ICEBERG_TABLE, settings.ICEBERG_WAREHOUSE}
+    assert iceberg <= deployed <= handler_reads  # not vacuous: the sink's settings are read

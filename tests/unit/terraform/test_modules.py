@@ -245,6 +245,17 @@ _HANDLER_VARIABLES_NOT_SET = frozenset(
 )
 
 
+#: The Iceberg table's settings the module sets with output_format iceberg.
+_ICEBERG_VARIABLES = (
+    settings.ICEBERG_CATALOG,
+    settings.ICEBERG_TABLE,
+    settings.ICEBERG_WAREHOUSE,
+)
+#: Read by the Iceberg output, left unset: the SQL catalog's URI (the function commits
+#: through Glue; the SQL catalog is the local one).
+_LOCAL_ICEBERG_VARIABLES = frozenset({settings.ICEBERG_CATALOG_URI})
+
+
 def _variables_read(paths: list[Path]) -> set[str]:
     """Environment variables the code reads: ``settings.<NAME>`` constants and literal names
     passed to ``settings.env*``."""
@@ -291,19 +302,42 @@ def test_function_environment_is_what_the_handler_reads(module: Callable[..., In
         for pattern in (
             "consumers/lambda_handler/*.py",
             "consumers/sink/*.py",
+            "consumers/sink/iceberg/*.py",
             "consumers/idempotency/*.py",
             "consumers/*.py",
         )
         for p in sorted(REPO.glob(pattern))
         if p.name
-        not in ("resources.py", "localquery.py", "deadletter_queue.py", "output_options.py")
+        not in (
+            "resources.py",
+            "localquery.py",
+            "deadletter_queue.py",
+            "output_options.py",
+            "query.py",  # consumers/sink/iceberg/query.py: `shardflow query` only
+        )
     ]
     read = _variables_read(code)
     assert {settings.BUCKET, settings.OUTPUT_FORMAT, "SHARDFLOW_LOG_LEVEL"} <= read  # not vacuous
-    assert set(env) == read - _HANDLER_VARIABLES_NOT_SET, (
+    assert settings.ICEBERG_TABLE in read
+    not_set = _HANDLER_VARIABLES_NOT_SET | _LOCAL_ICEBERG_VARIABLES
+    assert set(env) == read - not_set, (
         f"set, never read: {sorted(set(env) - read)}; "
-        f"read, not set: {sorted(read - _HANDLER_VARIABLES_NOT_SET - set(env))}"
+        f"read, not set: {sorted(read - not_set - set(env))}"
     )
+    # The Iceberg settings are set with output_format iceberg, empty (the code's default)
+    # otherwise.
+    iceberg = module("lambda_consumer", output_format="iceberg", iceberg_table="orders.events")
+    iceberg_env = iceberg.local("handler_environment")
+    assert set(iceberg_env) == set(env)
+    assert {k: iceberg_env[k] for k in _ICEBERG_VARIABLES} == {
+        settings.ICEBERG_CATALOG: "glue",
+        settings.ICEBERG_TABLE: "orders.events",
+        settings.ICEBERG_WAREHOUSE: "s3://shardflow-output/events",
+    }
+    assert {k: env[k] for k in _ICEBERG_VARIABLES} == dict.fromkeys(_ICEBERG_VARIABLES, "")
+    docs = (REPO / "docs" / "iceberg.md").read_text()
+    for name in _LOCAL_ICEBERG_VARIABLES:
+        assert f"| `{name}` |" in docs, f"{name} is left to its default but not documented"
     assert set(settings.LAMBDA_HANDLER_VARIABLES) <= set(env)
     # The sink's buffer limits are documented with the consumer core, in its settings table.
     docs = (REPO / "docs" / "consumers.md").read_text()
