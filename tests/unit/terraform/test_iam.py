@@ -382,3 +382,180 @@ def test_kcl_role_statements_per_table_stream_and_mode(module: Callable[..., Ins
         "dynamodb:CreateTable"
     }
     assert "UseTablesKey" not in fanout
+
+
+# --- The Iceberg output (output_format iceberg) --------------------------------------------
+
+#: What the Iceberg writer calls on its catalog (consumers.sink.iceberg): opening the table
+#: (load_table, and on first use create_namespace_if_not_exists and
+#: create_table_if_not_exists) and each commit (a Transaction's commit goes to
+#: catalog.commit_table).
+_WRITER_CATALOG_CALLS = (
+    "load_table",
+    "create_namespace_if_not_exists",
+    "create_table_if_not_exists",
+    "commit_table",
+)
+
+
+#: Branches of the catalog the writer never takes: tables in a database federated to S3
+#: Tables (s3_output creates a plain Glue database).
+_NOT_TAKEN = frozenset({"_create_table_s3tables"})
+
+
+def _methods(*paths: Path) -> dict[str, ast.FunctionDef]:
+    """Methods of the classes in ``paths`` by name; the first file's win (the subclass)."""
+    out: dict[str, ast.FunctionDef] = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef):
+                        out.setdefault(item.name, item)
+    return out
+
+
+def glue_catalog_calls(entry_points: Iterable[str]) -> set[str]:
+    """The Glue IAM actions pyiceberg's GlueCatalog can call from ``entry_points``: its
+    ``self.glue.<operation>(...)`` calls, following ``self.<method>(...)`` through the
+    catalog and its base classes."""
+    pytest.importorskip("pyiceberg", reason="the iceberg extra is not installed")
+    import pyiceberg.catalog
+    import pyiceberg.catalog.glue
+
+    methods = _methods(Path(pyiceberg.catalog.glue.__file__), Path(pyiceberg.catalog.__file__))
+    operations = _operations(("glue",))
+    seen: set[str] = set()
+    actions: set[str] = set()
+    todo = list(entry_points)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in methods or name in _NOT_TAKEN:
+            continue
+        seen.add(name)
+        for node in ast.walk(methods[name]):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if isinstance(owner, ast.Name) and owner.id == "self":
+                todo.append(node.func.attr)
+            elif (
+                isinstance(owner, ast.Attribute)
+                and owner.attr == "glue"
+                and isinstance(owner.value, ast.Name)
+                and owner.value.id == "self"
+                and node.func.attr in operations
+            ):
+                actions.update(_iam_actions(*operations[node.func.attr]))
+    assert set(entry_points) <= seen, f"not in pyiceberg's catalog: {set(entry_points) - seen}"
+    return actions
+
+
+def test_the_writer_calls_these_catalog_methods() -> None:
+    called = set()
+    for path in sorted(REPO.glob("consumers/sink/iceberg/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "catalog"
+            ):
+                called.add(node.func.attr)
+    assert called == set(_WRITER_CATALOG_CALLS) - {"commit_table"}
+
+
+_ICEBERG_GLUE = {
+    "glue:GetTable",
+    "glue:UpdateTable",
+    "glue:CreateTable",
+    "glue:GetDatabase",
+    "glue:CreateDatabase",
+}
+
+
+def _glue_statements(role: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {sid: s for sid, s in role.items() if any(a.startswith("glue:") for a in s["actions"])}
+
+
+@pytest.mark.parametrize("name", ["lambda_consumer", "kcl_consumer"])
+def test_iceberg_roles_allow_exactly_the_glue_calls_of_the_writer(
+    module: Callable[..., Instance], name: str
+) -> None:
+    assert glue_catalog_calls(_WRITER_CATALOG_CALLS) == _ICEBERG_GLUE
+    if name == "lambda_consumer":
+        role = _lambda_role(module, output_format="iceberg", iceberg_table="orders.events")
+        hive = _lambda_role(module)
+    else:
+        role = _kcl_role(module, iceberg_table="orders.events")
+        hive = _kcl_role(module)
+    glue = _glue_statements(role)
+    assert {a for s in glue.values() for a in s["actions"]} == _ICEBERG_GLUE
+    catalog, database, table = (
+        "${local.glue_catalog_arn}",
+        "${local.glue_database_arn}",
+        "${local.glue_table_arn}",
+    )
+    # Glue authorises a table call on the catalog, the database and the table; a database
+    # call on the catalog and the database.
+    assert glue["CommitToIcebergTable"]["resources"] == [catalog, database, table]
+    assert glue["ReadIcebergDatabase"]["resources"] == [catalog, database]
+    assert glue["ReadIcebergDatabase"]["actions"] == {"glue:GetDatabase", "glue:CreateDatabase"}
+    inst = (
+        module("lambda_consumer", iceberg_table="orders.events")
+        if name == "lambda_consumer"
+        else module("kcl_consumer", bucket_name="b-bucket", iceberg_table="orders.events")
+    )
+
+    def arn_tail(local: str, marker: str) -> Any:
+        # The ARN's head (partition, region, account) is known after apply only.
+        head, tail = inst.module.locals[local].split(marker, 1)
+        assert head.startswith(("arn:${local.partition}:glue:", "${local.glue_arn_base}")), local
+        return inst.eval_template(tail) if tail else ""
+
+    assert arn_tail("glue_catalog_arn", ":catalog") == ""
+    assert arn_tail("glue_database_arn", ":database/") == "orders"
+    assert arn_tail("glue_table_arn", ":table/") == "orders/events"
+    # The Hive layout's role has no Glue access and keeps its manifests' statements; the
+    # Iceberg role reads and lists the table's files instead.
+    assert not _glue_statements(hive)
+    assert {"ListOwnManifests", "ReadOwnManifests"} <= set(hive)
+    assert not {"ListOwnManifests", "ReadOwnManifests"} & set(role)
+    bucket, prefix = "${local.bucket_arn}", "${var.output_prefix}"
+    assert role["ReadIcebergTable"]["actions"] == {"s3:GetObject"}
+    assert role["ReadIcebergTable"]["resources"] == [f"{bucket}/{prefix}/*"]
+    assert role["ListIcebergTable"]["actions"] == {"s3:ListBucket"}
+    assert role["ListIcebergTable"]["resources"] == [bucket]
+    (listing,) = role["ListIcebergTable"]["condition"]
+    assert (listing["test"], listing["variable"], listing["values"]) == (
+        "StringLike",
+        "s3:prefix",
+        [f"{prefix}/*"],
+    )
+    # Writes (data and metadata files, dead letters) and deletes (uncommitted data files)
+    # stay where the Hive layout has them.
+    for sid in ("WriteOutputAndErrorPrefixes", "ReplaceOwnOutputOnReplay"):
+        assert role[sid] == hive[sid], sid
+    assert not any("*" in a for s in glue.values() for a in s["actions"])
+
+
+def test_iceberg_table_files_are_below_the_prefix_the_roles_grant(
+    module: Callable[..., Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The function's warehouse is s3://BUCKET/OUTPUT_PREFIX, so a table the writer creates
+    # (WAREHOUSE/DATABASE.db/TABLE) is below the prefix the role reads, lists and writes.
+    pytest.importorskip("pyiceberg", reason="the iceberg extra is not installed")
+    pytest.importorskip("sqlalchemy", reason="the iceberg extra is not installed")
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    inst = module(
+        "lambda_consumer", output_format="iceberg", iceberg_table="orders.events", bucket_name="b"
+    )
+    warehouse = inst.local("handler_environment")[settings.ICEBERG_WAREHOUSE]
+    assert warehouse == "s3://b/events"
+    # Glue's convention, for s3_output's database (it has no location of its own).
+    catalog = GlueCatalog("t", client=object(), warehouse=warehouse)
+    monkeypatch.setattr(catalog, "load_namespace_properties", lambda namespace: {})
+    location = catalog._resolve_table_location(None, "orders", "events")
+    assert location.startswith(f"{warehouse}/")
+    assert location == f"{warehouse}/orders.db/events"
