@@ -620,6 +620,10 @@ def _instances() -> list[Instance]:
         ),
         module_instance("kcl_consumer"),
         module_instance("s3_output"),
+        # The Iceberg output.
+        module_instance("lambda_consumer", output_format="iceberg"),
+        module_instance("kcl_consumer", bucket_name="b-bucket", iceberg_table="shardflow.events"),
+        module_instance("s3_output", table_format="iceberg"),
     ]
     return out
 
