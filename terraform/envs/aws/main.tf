@@ -27,12 +27,19 @@ resource "aws_sns_topic_subscription" "alarm_email" {
   endpoint  = var.alarm_email
 }
 
+locals {
+  glue_database_name = replace(var.name_prefix, "-", "_")
+  iceberg            = var.output_format == "iceberg"
+}
+
 module "output" {
   source = "../../modules/s3_output"
 
-  bucket_name           = var.bucket_name
-  output_format         = var.output_format
-  glue_database_name    = replace(var.name_prefix, "-", "_")
+  bucket_name = var.bucket_name
+  # Iceberg data files are Parquet.
+  output_format         = local.iceberg ? "parquet" : var.output_format
+  table_format          = local.iceberg ? "iceberg" : "hive"
+  glue_database_name    = local.glue_database_name
   athena_workgroup_name = var.name_prefix
 }
 
@@ -47,6 +54,8 @@ module "lambda_consumer" {
   bucket_name        = module.output.s3_bucket_name
   bucket_kms_key_arn = module.output.s3_kms_key_arn
   output_format      = var.output_format
+  # The s3_output module's table (its glue_iceberg_table output), known at plan time.
+  iceberg_table = "${local.glue_database_name}.events"
 
   dead_letter_queue_name = "${var.name_prefix}-dlq"
   on_failure_queue_name  = "${var.name_prefix}-lambda-failures"
@@ -67,4 +76,5 @@ module "kcl_consumer" {
   bucket_kms_key_arn            = module.output.s3_kms_key_arn
   dead_letter_queue_arn         = module.lambda_consumer.sqs_dead_letter_queue_arn
   dead_letter_queue_kms_key_arn = module.lambda_consumer.kms_key_arn
+  iceberg_table                 = local.iceberg ? "${local.glue_database_name}.events" : null
 }

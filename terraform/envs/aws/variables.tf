@@ -64,12 +64,12 @@ variable "shard_count" {
 
 variable "output_format" {
   type        = string
-  description = "Format the sinks write and the Glue table reads: parquet or jsonl."
+  description = "Format the sinks write and the Glue table reads: parquet or jsonl (a Hive table), or iceberg (an Iceberg table the consumers commit to; docs/iceberg.md)."
   default     = "parquet"
 
   validation {
-    condition     = contains(["parquet", "jsonl"], var.output_format)
-    error_message = "output_format must be parquet or jsonl."
+    condition     = contains(["parquet", "jsonl", "iceberg"], var.output_format)
+    error_message = "output_format must be parquet, jsonl or iceberg."
   }
 }
 
