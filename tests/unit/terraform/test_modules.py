@@ -535,6 +535,36 @@ def test_examples_and_environments_meet_every_precondition_known_at_plan_time() 
     assert checked > 10
 
 
+def test_the_aws_environment_wires_the_iceberg_output() -> None:
+    inputs = {
+        "bucket_name": "shardflow-output-123456789012",
+        "lambda_package_path": "dist/lambda.zip",
+        "output_format": "iceberg",
+        "deploy_kcl_consumer": True,
+    }
+    env = Instance(Module.load(TERRAFORM / "envs" / "aws"), inputs)
+    children = env.children()
+    output, function = children["output"], children["lambda_consumer"]
+    assert output.variable("table_format") == "iceberg"
+    assert output.variable("output_format") == "parquet"
+    table = output.local("iceberg_table")
+    assert table == "shardflow.events"
+    assert function.variable("iceberg_table") == table
+    assert children["kcl_consumer"].variable("iceberg_table") == table
+    assert function.local("handler_environment")[settings.ICEBERG_TABLE] == table
+    assert output.resources("aws_athena_named_query")
+    for inst in env.walk():
+        for block in inst.module.blocks:
+            if inst.count(block, block.address):
+                for condition in _preconditions(inst, block):
+                    value = inst.eval(condition)
+                    assert is_unknown(value) or value is True, f"{block.address}: {condition}"
+    # The Hive default keeps the consumers off Glue.
+    hive = Instance(Module.load(TERRAFORM / "envs" / "aws"), {**inputs, "output_format": "parquet"})
+    assert hive.children()["output"].variable("table_format") == "hive"
+    assert hive.children()["kcl_consumer"].variable("iceberg_table") is None
+
+
 def test_function_package_is_an_input_and_required_when_deploying(
     module: Callable[..., Instance],
 ) -> None:
