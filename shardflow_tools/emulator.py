@@ -32,6 +32,7 @@ from typing import IO, Any, Self
 
 from shardflow import settings
 from shardflow.errors import ShardflowError
+from shardflow_tools import emulator_fixes
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def _require_moto() -> Any:
         raise EmulatorError(
             "the embedded emulator needs moto: pip install 'shardflow[local]'"
         ) from exc
+    emulator_fixes.apply()
     return moto.server
 
 

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from shardflow import settings
+from shardflow_tools import emulator_fixes
 from shardflow_tools.emulator import (
     EmulatorError,
     EmulatorProcess,
@@ -50,6 +51,7 @@ def wsgi_app() -> Any:
         raise EmulatorError(
             "the embedded emulator needs moto: pip install 'shardflow[local]'"
         ) from exc
+    emulator_fixes.apply()
     return _never_empty(DomainDispatcherApplication(create_backend_app))
 
 

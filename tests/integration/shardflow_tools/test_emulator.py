@@ -72,3 +72,25 @@ def test_a_child_that_cannot_serve_fails_fast_with_its_error(
     # "exited with": the wait noticed the dead child instead of timing out.
     with pytest.raises(EmulatorError, match=r"exited with 1.*cannot listen"):
         emu_cls(port=taken_port).start()
+
+
+def test_a_suspended_versioned_bucket_can_be_emptied(
+    aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+) -> None:
+    """What terraform destroy does to the sink's bucket: versioning suspended, then every
+    version deleted, delete markers of the sink's staged objects included (moto 5.2 answered
+    500 there; shardflow_tools.emulator_fixes)."""
+    s3 = aws_client("s3")
+    bucket = unique_name("bucket")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="_staging/x", Body=b"1", IfNoneMatch="*")
+    s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "_staging/x"})
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "_staging/x"}]})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    listing = s3.list_object_versions(Bucket=bucket)
+    for item in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+    left = s3.list_object_versions(Bucket=bucket)
+    assert not left.get("Versions") and not left.get("DeleteMarkers")
+    s3.delete_bucket(Bucket=bucket)
