@@ -90,10 +90,11 @@ def test_docs_terraform_and_handler_name_the_same_variables(
     missing = deployed - handler_reads
     assert not missing, f"Terraform sets {sorted(missing)}, which the handler never reads"
     # What the handler reads beyond that is documented with the consumer core (the sink's
-    # buffer limits) or is powertools' own.
+    # buffer limits, its declared data schema: docs/consumers.md) or is powertools' own.
     extra = {n for n in handler_reads - deployed if n.startswith("SHARDFLOW_")}
     assert extra <= {
         settings.SINK_MAX_BYTES,
         settings.SINK_MAX_RECORDS,
         settings.SINK_MAX_SPAN_SECONDS,
+        settings.DATA_SCHEMA,
     }
