@@ -8,7 +8,8 @@ sink and the table need from the same declaration:
 * :attr:`DataSchema.hive_type`: its Athena/Hive type (``struct<amount:double,...>``), for
   the DDL, the Glue table and ``shardflow query``;
 * :meth:`DataSchema.mismatch`: the path of the first field of an event's ``data`` that does
-  not fit (``data.items[2].sku``), or None; the pipeline dead-letters such an event
+  not fit the schema of its ``type`` (one schema for all, or one per event type, the
+  column's struct their union), or None; the pipeline dead-letters such an event
   (``reason: schema_mismatch``) before the writer sees it;
 * :meth:`DataSchema.to_row`: a fitting ``data`` as the value pyarrow writes (timestamps as
   datetimes).
@@ -183,21 +184,50 @@ def _fits(kind: str, value: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class DataSchema:
-    """The parsed declaration of ``data``: an object :class:`Field` at the root.
+    """The parsed declaration of ``data``.
+
+    ``root`` is the type of the ``data`` column: the one schema, or with schemas per event
+    ``type`` their union (:func:`merge`: every field of every type, optional unless the
+    same in all). ``by_type`` are the per-type schemas an event's ``data`` must fit,
+    ``default`` the schema of any other type (None: another type is a mismatch).
 
     Build one with :meth:`parse` (a JSON Schema document) or :meth:`load` (a JSON file).
     """
 
     root: Field
+    by_type: tuple[tuple[str, Field], ...] = ()
+    default: Field | None = None
 
     @classmethod
     def parse(cls, document: Mapping[str, Any]) -> DataSchema:
-        """The schema declared by ``document``; raises :class:`ConfigError` naming the first
-        part outside the subset."""
-        root = _parse(document, "data", optional=True)
-        if root.kind != "object":
-            raise ConfigError("data_schema", "the root of the schema must be an object")
-        return cls(root)
+        """The schema declared by ``document``: an object schema for every event, or
+        ``{"types": {"<type>": <object schema>, ...}, "default": <object schema>}`` (the
+        default optional) for one per event ``type``. Raises :class:`ConfigError` naming
+        the first part outside the subset."""
+        if "type" not in document and "types" in document:
+            return cls._per_type(document)
+        root = _object_root(document, "data")
+        return cls(root, default=root)
+
+    @classmethod
+    def _per_type(cls, document: Mapping[str, Any]) -> DataSchema:
+        types = document["types"]
+        if not isinstance(types, Mapping) or not types:
+            raise ConfigError("data_schema", "types must map event types to object schemas")
+        unknown = set(document) - {"types", "default"}
+        if unknown:
+            raise ConfigError("data_schema", f"unknown keys beside types: {sorted(unknown)}")
+        by_type = tuple(
+            (str(name), _object_root(sub, f"types[{name}].data")) for name, sub in types.items()
+        )
+        default = (
+            _object_root(document["default"], "default.data") if "default" in document else None
+        )
+        parts = [f for _, f in by_type] + ([default] if default is not None else [])
+        root = parts[0]
+        for part in parts[1:]:
+            root = merge(root, part, "data")
+        return cls(root, by_type, default)
 
     @classmethod
     def load(cls, path: str | Path) -> DataSchema:
@@ -224,14 +254,55 @@ class DataSchema:
         """The ``pyarrow`` struct type of the ``data`` column."""
         return self.root.arrow_type()
 
-    def mismatch(self, data: Any) -> str | None:
+    def mismatch(self, data: Any, event_type: str | None = None) -> str | None:
         """The path of the first field of ``data`` that does not fit (``data`` itself, or
-        ``data.a.b[3]``), or None when it fits."""
-        return self.root.mismatch(data, "data")
+        ``data.a.b[3]``) the schema of ``event_type``, or None when it fits. An event of a
+        type without a schema (and no default) fails at ``data``."""
+        schema = self.default
+        for name, part in self.by_type:
+            if name == event_type:
+                schema = part
+                break
+        if schema is None:
+            return "data"
+        return schema.mismatch(data, "data")
 
     def to_row(self, data: Any) -> Any:
         """A fitting ``data`` as the value of the ``data`` column."""
         return self.root.to_row(data)
+
+
+def merge(a: Field, b: Field, path: str) -> Field:
+    """The field that holds the values of both: fields of objects united by name (optional
+    unless required in both), items of arrays merged; a name of two kinds is a
+    :class:`ConfigError` (one column cannot hold both)."""
+    if a.kind != b.kind:
+        raise ConfigError("data_schema", f"{path} is {a.kind} in one type and {b.kind} in another")
+    optional = a.optional or b.optional
+    if a.kind == "object":
+        theirs = dict(b.fields)
+        fields = []
+        for name, mine in a.fields:
+            other = theirs.pop(name, None)
+            sub = f"{path}.{name}"
+            fields.append((name, _optional(mine) if other is None else merge(mine, other, sub)))
+        fields += [(name, _optional(f)) for name, f in theirs.items()]
+        return Field("object", optional, tuple(fields))
+    if a.kind == "array":
+        assert a.items is not None and b.items is not None
+        return Field("array", optional, items=merge(a.items, b.items, f"{path}[]"))
+    return Field(a.kind, optional)
+
+
+def _optional(f: Field) -> Field:
+    return Field(f.kind, True, f.fields, f.items)
+
+
+def _object_root(node: Any, path: str) -> Field:
+    root = _parse(node, path, optional=True)
+    if root.kind != "object":
+        raise ConfigError("data_schema", f"{path}: the root of a schema must be an object")
+    return root
 
 
 def _parse(node: Any, path: str, *, optional: bool) -> Field:

@@ -183,7 +183,7 @@ class EventPipeline:
         mismatch, send = schema.mismatch, self._dead_letters.send
 
         def checked(event: Event) -> object:
-            field = mismatch(event.envelope.get("data"))
+            field = mismatch(event.envelope.get("data"), event.type)
             if field is None:
                 return add(event)
             send(PoisonRecord.schema_mismatch(event, field))

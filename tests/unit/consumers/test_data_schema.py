@@ -226,3 +226,71 @@ def test_the_handlers_replacement_is_what_is_checked() -> None:
     pipeline.process(_record(1, "ok", {"amount": 1}), output, counts)
     assert output.events == []
     assert [p.field for p in queue.sent] == ["data.amount"]
+
+
+PER_TYPE: dict[str, Any] = {
+    "types": {
+        "order.created": {
+            "type": "object",
+            "properties": {"amount": {"type": "number"}, "who": {"type": "string"}},
+            "required": ["amount", "who"],
+        },
+        "order.refunded": {
+            "type": "object",
+            "properties": {"amount": {"type": "number"}, "reason": {"type": "string"}},
+            "required": ["amount"],
+        },
+    },
+}
+
+
+def test_per_type_schemas_check_each_type_and_the_column_is_their_union() -> None:
+    schema = DataSchema.parse(PER_TYPE)
+    assert schema.hive_type == "struct<amount:double,who:string,reason:string>"
+    arrow = schema.arrow_type()
+    # Required in every type: not null; in only one: nullable.
+    assert not arrow.field("amount").nullable
+    assert arrow.field("who").nullable and arrow.field("reason").nullable
+    assert schema.mismatch({"amount": 1, "who": "x"}, "order.created") is None
+    assert schema.mismatch({"amount": 1}, "order.created") == "data.who"
+    assert schema.mismatch({"amount": 1, "reason": "r"}, "order.created") == "data.reason"
+    assert schema.mismatch({"amount": 1, "reason": "r"}, "order.refunded") is None
+    assert schema.mismatch({"amount": 1}, "order.shipped") == "data"  # no schema, no default
+    with_default = DataSchema.parse(
+        PER_TYPE | {"default": {"type": "object", "properties": {"note": {"type": "string"}}}}
+    )
+    assert with_default.mismatch({"note": "n"}, "order.shipped") is None
+    assert with_default.hive_type == "struct<amount:double,who:string,reason:string,note:string>"
+
+
+def test_a_field_of_two_kinds_in_two_types_is_a_config_error() -> None:
+    doc = {
+        "types": {
+            "a": {"type": "object", "properties": {"x": {"type": "string"}}},
+            "b": {"type": "object", "properties": {"x": {"type": "integer"}}},
+        }
+    }
+    with pytest.raises(ConfigError, match=r"data\.x is string in one type and integer"):
+        DataSchema.parse(doc)
+
+
+def test_the_pipeline_checks_each_event_against_its_types_schema() -> None:
+    queue, output, counts = _Queue(), _Output(), Counts()
+    pipeline = EventPipeline(dead_letters=queue, data_schema=DataSchema.parse(PER_TYPE))
+
+    def record(seq: int, event_id: str, event_type: str, data: Any) -> KinesisRecord:
+        raw = envelope.encode(
+            envelope.build(
+                {"id": event_id, "type": event_type, "data": data}, default_source="tests"
+            )
+        )
+        return KinesisRecord("s", "shardId-000000000001", str(seq), "pk", raw, ARRIVAL)
+
+    for rec in (
+        record(1, "c", "order.created", {"amount": 1, "who": "w"}),
+        record(2, "r", "order.refunded", {"amount": 1}),
+        record(3, "bad", "order.created", {"amount": 1}),
+    ):
+        pipeline.process(rec, output, counts)
+    assert output.events == ["c", "r"]
+    assert [p.field for p in queue.sent] == ["data.who"]
