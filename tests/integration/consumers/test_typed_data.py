@@ -199,3 +199,25 @@ def test_iceberg_table_evolves_by_union_of_the_declared_fields(
         con, "SELECT id, data.amount, data.customer.id, data.currency FROM events ORDER BY id"
     )[1]
     assert rows == [("e0", 0.5, "c0", None), ("e1", 1.5, "c1", "EUR")]
+
+
+def test_iceberg_table_with_a_json_string_data_refuses_a_declared_schema(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyiceberg")
+    from consumers import SinkError
+    from consumers.sink.iceberg import IcebergConfig, IcebergSink
+
+    iceberg = IcebergConfig(uri=f"sqlite:///{tmp_path}/catalog.db", table="analytics.orders")
+    untyped = IcebergSink(
+        bucket, stream="orders", config=SinkConfig(format="iceberg"), iceberg=iceberg
+    )
+    assert str(untyped.table().schema().find_field("data").field_type) == "string"
+    typed = IcebergSink(
+        bucket,
+        stream="orders",
+        config=SinkConfig(format="iceberg", data_schema=DataSchema.parse(V1)),
+        iceberg=iceberg,
+    )
+    with pytest.raises(SinkError, match="cannot take the declared data schema"):
+        typed.table()
