@@ -18,6 +18,7 @@ Parquet needs the ``parquet`` extra (pyarrow, imported on first use).
 """
 
 from consumers.athena import create_table_ddl, table_parameters
+from consumers.data_schema import DataSchema
 from consumers.deadletter import DeadLetterQueue, DeadLetterReceipt
 from consumers.decoding import Decoded, decode, decode_all, decode_user_record
 from consumers.errors import (
@@ -41,6 +42,7 @@ from consumers.sink import FlushResult, S3Sink, ShardWriter, SinkConfig
 __all__ = [
     "SCHEMA",
     "ConsumerError",
+    "DataSchema",
     "DeadLetterError",
     "DeadLetterQueue",
     "DeadLetterReceipt",

@@ -13,6 +13,9 @@ Message body (JSON, ``"schema": "shardflow.deadletter/1"``)::
      "payload_base64": "..."}                      # or, when too large for SQS:
      "payload_s3": {"bucket": "...", "key": "errors/STREAM/SHARD/POSITION.bin"}
 
+A ``schema_mismatch`` message also has ``"field"``: the path of the field of ``data`` that
+did not fit the declared schema (``"data.items[2].sku"``).
+
 The message also carries the attributes ``reason``, ``stream`` and ``shard_id`` (for
 subscription filters and consoles). The S3 key is a pure function of the origin, so a record
 dead-lettered again after a replay overwrites its own object. SQS delivery is at least once:
@@ -85,6 +88,8 @@ def message_body(poison: PoisonRecord, *, payload_location: tuple[str, str] | No
         "payload_size": len(poison.payload),
         "payload_sha256": hashlib.sha256(poison.payload).hexdigest(),
     }
+    if poison.field is not None:
+        body["field"] = poison.field
     if payload_location is None:
         body["payload_base64"] = base64.b64encode(poison.payload).decode()
     else:

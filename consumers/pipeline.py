@@ -14,6 +14,11 @@ dead-letter queue (then ``skip``, so the writer can checkpoint past it):
 * an event whose handler fails goes where the runtime's failure policy says
   (:mod:`consumers.failure_policy`): the dead-letter queue, or a retry (the policy raises,
   and the runtime does not move past the event);
+* an event whose ``data`` does not fit the declared data schema (the ``data_schema``
+  given: :mod:`consumers.data_schema`) is dead-lettered (``schema_mismatch``) before the
+  output sees it, so no writer ever holds an event it cannot write whole (the Lambda
+  handler writes at the end of the batch); checked on what is written (the handler's
+  replacement when it returned one);
 * everything else is written (the handler contract: :mod:`consumers.handler`).
 
 What the pipeline does not decide: how hard to try the dead-letter queue (the
@@ -24,15 +29,19 @@ and what a failing writer means (a :class:`~consumers.errors.SinkError` from ``a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
+from consumers.data_schema import DataSchema
 from consumers.decoding import decode
 from consumers.errors import HandlerResultError
 from consumers.failure_policy import DeadLetterAtOnce, FailurePolicy, Verdict
 from consumers.handler import HandlerStep
 from consumers.records import Event, KinesisRecord, Origin, PoisonRecord
+
+#: What the checked ``add`` returns for an event it dead-lettered.
+_MISMATCH: Final = object()
 
 
 class Output(Protocol):
@@ -73,7 +82,7 @@ class EventPipeline:
     concurrent invocations.
     """
 
-    __slots__ = ("_dead_letters", "_handler", "_policy")
+    __slots__ = ("_data_schema", "_dead_letters", "_handler", "_policy")
 
     def __init__(
         self,
@@ -81,10 +90,17 @@ class EventPipeline:
         dead_letters: DeadLetters,
         handler: HandlerStep | None = None,
         policy: FailurePolicy | None = None,
+        data_schema: DataSchema | None = None,
     ) -> None:
         self._dead_letters = dead_letters
         self._handler = handler
         self._policy: FailurePolicy = policy if policy is not None else DeadLetterAtOnce()
+        self._data_schema = data_schema
+
+    @property
+    def data_schema(self) -> DataSchema | None:
+        """The declared schema events' ``data`` must fit, or None."""
+        return self._data_schema
 
     @property
     def handles(self) -> bool:
@@ -106,6 +122,7 @@ class EventPipeline:
             dead_letters=self._dead_letters,
             handler=handler,
             policy=policy if policy is not None else self._policy,
+            data_schema=self._data_schema,
         )
 
     def process(
@@ -123,7 +140,10 @@ class EventPipeline:
         the failure policy raise: the runtime must then not move past ``record``.
         """
         handler, policy = self._handler, self._policy
-        add, skip = output.add, output.skip
+        skip = output.skip
+        add: Callable[[Event], object] = output.add
+        if self._data_schema is not None:
+            add = self._checked(add, skip, counts)
         before = policy.dead_lettered_before
         for item in decode(record) if items is None else items:
             if isinstance(item, PoisonRecord):
@@ -132,8 +152,8 @@ class EventPipeline:
                 skip(item.origin)
                 continue
             if handler is None:
-                add(item)
-                counts.events += 1
+                if add(item) is not _MISMATCH:
+                    counts.events += 1
                 continue
             if before(item.origin):
                 skip(item.origin)  # its record is being retried
@@ -150,8 +170,28 @@ class EventPipeline:
                 policy.dead_lettered(item, sent=False)
                 skip(item.origin)
                 continue
-            add(event)
-            counts.events += 1
+            if add(event) is not _MISMATCH:
+                counts.events += 1
+
+    def _checked(
+        self, add: Callable[[Event], object], skip: Callable[[Origin], object], counts: Counts
+    ) -> Callable[[Event], object]:
+        # ``add`` with the declared schema's check in front: a mismatch goes to the
+        # dead-letter queue (then ``skip``) and never reaches the output.
+        schema = self._data_schema
+        assert schema is not None
+        mismatch, send = schema.mismatch, self._dead_letters.send
+
+        def checked(event: Event) -> object:
+            field = mismatch(event.envelope.get("data"), event.type)
+            if field is None:
+                return add(event)
+            send(PoisonRecord.schema_mismatch(event, field))
+            counts.dead_lettered += 1
+            skip(event.origin)
+            return _MISMATCH
+
+        return checked
 
     def _failed(self, event: Event, exc: Exception, counts: Counts) -> None:
         counts.failed += 1

@@ -23,11 +23,12 @@ from consumers.errors import RecordShapeError
 from shardflow import envelope as _envelope
 
 #: Why a record was dead-lettered.
-PoisonReason = Literal["corrupt_aggregate", "invalid_envelope", "handler_failed"]
+PoisonReason = Literal["corrupt_aggregate", "invalid_envelope", "handler_failed", "schema_mismatch"]
 POISON_REASONS: Final[tuple[PoisonReason, ...]] = (
     "corrupt_aggregate",
     "invalid_envelope",
     "handler_failed",
+    "schema_mismatch",
 )
 
 
@@ -162,13 +163,15 @@ class PoisonRecord:
 
     ``payload`` is the whole Kinesis record's data for a corrupt aggregate, the user
     record's bytes otherwise. ``reason`` says which step gave up; ``error`` is the message
-    of what went wrong (for ``handler_failed``, the handler's exception).
+    of what went wrong (for ``handler_failed``, the handler's exception); ``field`` the path
+    of the field of ``data`` that did not fit the declared schema (``schema_mismatch``).
     """
 
     origin: Origin
     payload: bytes
     reason: PoisonReason
     error: str
+    field: str | None = None
 
     def __post_init__(self) -> None:
         if self.reason not in POISON_REASONS:
@@ -179,6 +182,18 @@ class PoisonRecord:
         """The poison record for an event the user's handler kept failing on."""
         message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         return cls(event.origin, event.raw, "handler_failed", message)
+
+    @classmethod
+    def schema_mismatch(cls, event: Event, field: str) -> PoisonRecord:
+        """The poison record for an event whose ``data`` does not fit the declared schema at
+        ``field`` (:mod:`consumers.data_schema`)."""
+        return cls(
+            event.origin,
+            event.raw,
+            "schema_mismatch",
+            f"event {event.id}: {field} does not fit the declared data schema",
+            field,
+        )
 
 
 _ARN_STREAM_MARKER: Final = ":stream/"

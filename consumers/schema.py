@@ -17,7 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    from consumers.data_schema import DataSchema
 
 #: Athena partition projection types (``projection.<column>.type``).
 ProjectionType = Literal["enum", "integer", "date", "injected"]
@@ -49,11 +52,13 @@ class Column:
     name: str
     type: str
     comment: str
+    #: The DuckDB type when it is not one of the scalar types' (a typed ``data`` struct).
+    duckdb: str = ""
 
     @property
     def duckdb_type(self) -> str:
         """The DuckDB type ``shardflow query`` reads the column as."""
-        return _DUCKDB_TYPES[self.type]
+        return self.duckdb or _DUCKDB_TYPES[self.type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +233,25 @@ _RESERVED_NAMES: Final = frozenset(c.name for c in COLUMNS) | {p.name for p in T
 
 @dataclass(frozen=True, slots=True)
 class TableSchema:
-    """Data columns and partition columns of the sink's table."""
+    """Data columns and partition columns of the sink's table.
+
+    ``data``: the declared schema of the ``data`` column (:mod:`consumers.data_schema`), or
+    None for a JSON string; :meth:`with_data` sets it and the column's type together.
+    """
 
     columns: tuple[Column, ...] = COLUMNS
     partitions: tuple[PartitionColumn, ...] = TIME_PARTITIONS
+    data: DataSchema | None = None
+
+    def with_data(self, data: DataSchema | None) -> TableSchema:
+        """This schema with ``data`` as the ``data`` column's declared type (a struct)."""
+        if data is None:
+            return self
+        typed = Column(
+            "data", data.hive_type, "event payload, typed by the declared schema", data.duckdb_type
+        )
+        columns = tuple(typed if c.name == "data" else c for c in self.columns)
+        return TableSchema(columns, self.partitions, data)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -250,7 +270,7 @@ class TableSchema:
         names = [k.name for k in keys]
         if len(set(names)) != len(names):
             raise _config_error("partition_keys", f"duplicate partition key names in {names}")
-        return TableSchema(self.columns, self.partitions + tuple(k.column for k in keys))
+        return TableSchema(self.columns, self.partitions + tuple(k.column for k in keys), self.data)
 
     def arrow_schema(self) -> Any:
         """The ``pyarrow.Schema`` of the Parquet files (needs the ``parquet`` extra)."""
@@ -265,7 +285,13 @@ class TableSchema:
         }
         return pa.schema(
             [
-                pa.field(c.name, types[c.type], nullable=c.name not in _NOT_NULL)
+                pa.field(
+                    c.name,
+                    self.data.arrow_type()
+                    if c.name == "data" and self.data is not None
+                    else types[c.type],
+                    nullable=c.name not in _NOT_NULL,
+                )
                 for c in self.columns
             ]
         )

@@ -32,6 +32,10 @@ OUTPUT_PREFIX: Final = "SHARDFLOW_OUTPUT_PREFIX"
 ERRORS_PREFIX: Final = "SHARDFLOW_ERRORS_PREFIX"
 #: Output format of the S3 sink: ``parquet``, ``jsonl`` or ``iceberg``.
 OUTPUT_FORMAT: Final = "SHARDFLOW_OUTPUT_FORMAT"
+#: Path of a JSON file declaring the schema of the events' ``data`` (a JSON Schema subset,
+#: :mod:`consumers.data_schema`): the sink writes ``data`` as a typed struct column and
+#: dead-letters events that do not fit (docs/consumers.md, "Typed data columns").
+DATA_SCHEMA: Final = "SHARDFLOW_DATA_SCHEMA"
 
 # --- Iceberg output (consumers.sink.iceberg.IcebergConfig.from_env; docs/iceberg.md) -----
 #: The Iceberg catalog: ``sql`` (a SQL database, SQLite locally) or ``glue`` (AWS Glue).

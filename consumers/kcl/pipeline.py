@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from consumers import Event, KinesisRecord, Origin, PoisonRecord, Position
+from consumers.data_schema import DataSchema
 from consumers.errors import DeadLetterError, FencedError, SinkError
 from consumers.failure_policy import DeadLetterAtOnce
 from consumers.handler import handler_step
@@ -102,6 +103,7 @@ class ShardPipeline:
         io_attempts: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        data_schema: DataSchema | None = None,
     ) -> None:
         self._writer = writer
         self._shard_id = shard_id
@@ -117,6 +119,11 @@ class ShardPipeline:
             ),
             handler=None if handler is None else handler_step(handler),
             policy=DeadLetterAtOnce(logger),
+            # The writer's declaration (a ShardWriter's config) unless one is given: what
+            # it writes typed is what must be checked before it.
+            data_schema=data_schema
+            if data_schema is not None
+            else getattr(writer, "data_schema", None),
         )
 
     @property

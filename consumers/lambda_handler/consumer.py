@@ -171,6 +171,7 @@ class LambdaConsumer:
                 on_dead_lettered=on_dead_lettered,
                 logger=self.obs.logger,
             ),
+            data_schema=self.config.sink.data_schema,
         )
         self._cold = True
 

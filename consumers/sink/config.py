@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from consumers.data_schema import DataSchema
 from consumers.schema import SCHEMA, PartitionKey, TableSchema
 from shardflow import resources, settings
 from shardflow.errors import ConfigError
@@ -43,6 +44,11 @@ class SinkConfig:
     * ``parquet_compression_level``: zstd level (pyarrow's default when None).
     * ``gzip_level``: compression level of JSON Lines files (default 3: within a few per cent
       of level 6's size at three times its speed on event JSON).
+    * ``data_schema``: the declared schema of ``data`` (:mod:`consumers.data_schema`): a
+      typed struct column in Parquet and Iceberg output, and events that do not fit are
+      dead-lettered. None (the default) writes ``data`` as a JSON string. JSON Lines
+      refuses a declared schema (its rows hold ``data`` as a JSON string for Athena's JSON
+      SerDe either way; use Parquet or Iceberg for typed columns).
     """
 
     format: OutputFormat = "parquet"
@@ -53,6 +59,7 @@ class SinkConfig:
     partition_keys: tuple[PartitionKey, ...] = ()
     parquet_compression_level: int | None = None
     gzip_level: int = 3
+    data_schema: DataSchema | None = None
 
     def __post_init__(self) -> None:
         if self.format not in OUTPUT_FORMATS:
@@ -86,12 +93,22 @@ class SinkConfig:
             )
         if not 0 <= self.gzip_level <= 9:
             raise ConfigError("gzip_level", f"{self.gzip_level} is outside 0..9")
+        if self.data_schema is not None:
+            if not isinstance(self.data_schema, DataSchema):
+                raise ConfigError("data_schema", "must be a consumers.DataSchema")
+            if self.format == "jsonl":
+                raise ConfigError(
+                    "data_schema",
+                    "typed data columns need format 'parquet' or 'iceberg' (JSON Lines "
+                    "keeps data as a JSON string); unset SHARDFLOW_DATA_SCHEMA or change "
+                    "the format",
+                )
 
     @property
     def schema(self) -> TableSchema:
         """The table this configuration writes: :data:`consumers.schema.SCHEMA` plus the
         partition keys."""
-        return SCHEMA.with_partition_keys(self.partition_keys)
+        return SCHEMA.with_data(self.data_schema).with_partition_keys(self.partition_keys)
 
     @property
     def extension(self) -> str:
@@ -108,10 +125,14 @@ class SinkConfig:
         max_records: int | None = None,
         max_span_seconds: float | None = None,
         partition_keys: tuple[PartitionKey, ...] = (),
+        data_schema: DataSchema | None = None,
     ) -> SinkConfig:
         """Explicit arguments, then ``SHARDFLOW_OUTPUT_*`` / ``SHARDFLOW_SINK_*`` variables
-        (see :mod:`shardflow.settings`), then the defaults."""
+        (see :mod:`shardflow.settings`; ``SHARDFLOW_DATA_SCHEMA`` is a JSON file's path),
+        then the defaults."""
         fmt = format or settings.env(settings.OUTPUT_FORMAT) or "parquet"
+        if data_schema is None and (path := settings.env(settings.DATA_SCHEMA)):
+            data_schema = DataSchema.load(path)
         return cls(
             format=fmt,  # type: ignore[arg-type]  # validated in __post_init__
             prefix=prefix or settings.env(settings.OUTPUT_PREFIX) or resources.OUTPUT_PREFIX,
@@ -121,4 +142,5 @@ class SinkConfig:
             max_span_seconds=max_span_seconds
             or settings.env_float(settings.SINK_MAX_SPAN_SECONDS, DEFAULT_MAX_SPAN_SECONDS),
             partition_keys=partition_keys,
+            data_schema=data_schema,
         )

@@ -3,7 +3,9 @@
 Pure code. Both formats hold the same columns with the same meaning (see
 :mod:`consumers.schema`): timestamps are UTC with millisecond precision (Parquet
 ``TIMESTAMP(MILLIS)``; JSON ``"YYYY-MM-DD HH:MM:SS.mmm"``, the form Athena's JSON SerDes
-and DuckDB read as a timestamp), ``data`` and ``extensions`` are JSON strings.
+and DuckDB read as a timestamp), ``data`` and ``extensions`` are JSON strings, except
+``data`` in Parquet with a declared data schema: a struct column
+(:mod:`consumers.data_schema`, :func:`arrow_arrays`).
 pyarrow is imported on first use, so JSON Lines needs no extra dependency.
 """
 
@@ -56,7 +58,24 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-_ARROW_SCHEMAS: dict[tuple[Column, ...], Any] = {}
+_ARROW_SCHEMAS: dict[tuple[tuple[Column, ...], object], Any] = {}
+
+
+def arrow_arrays(
+    columns: dict[str, list[Any]], arrow_schema: Any, schema: TableSchema
+) -> list[Any]:
+    """The pyarrow arrays of ``columns`` in ``arrow_schema``'s order; with a declared data
+    schema (``schema.data``), the buffered JSON strings of ``data`` as its struct values
+    (the pipeline has checked that each fits)."""
+    pa, _ = _pyarrow()
+    data = schema.data
+    if data is not None:
+        loads, to_row = orjson.loads, data.to_row
+        columns = {
+            **columns,
+            "data": [None if text is None else to_row(loads(text)) for text in columns["data"]],
+        }
+    return [pa.array(columns[f.name], type=f.type) for f in arrow_schema]
 
 
 def encode_parquet(
@@ -64,10 +83,11 @@ def encode_parquet(
 ) -> bytes:
     """A Parquet file (zstd) of the columns."""
     pa, pq = _pyarrow()
-    arrow_schema = _ARROW_SCHEMAS.get(schema.columns)
+    key = (schema.columns, schema.data)
+    arrow_schema = _ARROW_SCHEMAS.get(key)
     if arrow_schema is None:
-        arrow_schema = _ARROW_SCHEMAS[schema.columns] = schema.arrow_schema()
-    arrays = [pa.array(columns[f.name], type=f.type) for f in arrow_schema]
+        arrow_schema = _ARROW_SCHEMAS[key] = schema.arrow_schema()
+    arrays = arrow_arrays(columns, arrow_schema, schema)
     table = pa.Table.from_arrays(arrays, schema=arrow_schema)
     out = io.BytesIO()
     pq.write_table(

@@ -67,6 +67,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from consumers.data_schema import DataSchema
 from consumers.errors import FencedError, PositionOrderError, SinkError
 from consumers.records import Event, Origin, Position
 from consumers.sink import formats, layout
@@ -171,6 +172,12 @@ class ShardWriter:
         self._seq_cache: tuple[str, int] = ("", 0)
 
     # ---------------------------------------------------------------- public interface
+
+    @property
+    def data_schema(self) -> DataSchema | None:
+        """The declared schema of ``data`` this writer writes typed (its config's), which
+        the pipeline in front of it checks events against."""
+        return self._config.data_schema
 
     @property
     def checkpointable(self) -> Position | None:

@@ -115,10 +115,21 @@ def _query_iceberg(args: argparse.Namespace) -> tuple[list[str], list[tuple[Any,
         con.close()
 
 
+def _table_schema() -> Any:
+    # The declared data schema (SHARDFLOW_DATA_SCHEMA) types ``data`` when no file says
+    # it: an empty table, JSON Lines columns.
+    from consumers.data_schema import DataSchema  # noqa: PLC0415
+    from consumers.schema import SCHEMA  # noqa: PLC0415
+
+    path = settings.env(settings.DATA_SCHEMA)
+    return SCHEMA.with_data(DataSchema.load(path)) if path else SCHEMA
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the query and print its result; 1 on error."""
     from consumers import localquery  # noqa: PLC0415 - core must not need consumers
     from shardflow import aws  # noqa: PLC0415
+    from shardflow.errors import ConfigError  # noqa: PLC0415
     from shardflow_tools.cli._target import announce  # noqa: PLC0415
 
     formats = (args.format,) if args.format else ("parquet", "jsonl")
@@ -127,7 +138,11 @@ def run(args: argparse.Namespace) -> int:
             names, rows = _query_iceberg(args)
         elif args.path:
             con = localquery.connect(
-                args.path, table=args.table, database=args.database, formats=formats
+                args.path,
+                schema=_table_schema(),
+                table=args.table,
+                database=args.database,
+                formats=formats,
             )
             try:
                 names, rows = localquery.run(con, args.sql)
@@ -139,10 +154,16 @@ def run(args: argparse.Namespace) -> int:
             announce("query", args.endpoint_url or settings.endpoint_url(), args.region)
             s3 = aws.client("s3", endpoint_url=args.endpoint_url, region=args.region)
             with localquery.connect_s3(
-                s3, bucket, prefix, table=args.table, database=args.database, formats=formats
+                s3,
+                bucket,
+                prefix,
+                schema=_table_schema(),
+                table=args.table,
+                database=args.database,
+                formats=formats,
             ) as con:
                 names, rows = localquery.run(con, args.sql)
-    except (localquery.QueryError, _iceberg_errors()) as exc:
+    except (localquery.QueryError, ConfigError, _iceberg_errors()) as exc:
         print(f"shardflow query: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     _print(names, rows, args.output)

@@ -10,8 +10,11 @@ arrival-time fallback for events without a usable ``time``).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
+from consumers.data_schema import Field
 from consumers.errors import SinkError
 from consumers.schema import TableSchema
 from consumers.sink.iceberg.config import IcebergConfig
@@ -85,8 +88,18 @@ def iceberg_schema(schema: TableSchema) -> tuple[Any, Any]:
         "timestamp": TimestampType(),
     }
     arrow = schema.arrow_schema()
+    # Nested field ids after every top-level one (create_table assigns fresh ids anyway).
+    nested_ids = itertools.count(1000)
     fields = [
-        NestedField(i, f.name, types[c.type], required=not f.nullable, doc=c.comment)
+        NestedField(
+            i,
+            f.name,
+            iceberg_type(schema.data.root, nested_ids)
+            if c.name == "data" and schema.data is not None
+            else types[c.type],
+            required=not f.nullable,
+            doc=c.comment,
+        )
         for i, (c, f) in enumerate(zip(schema.columns, arrow, strict=True), start=1)
     ]
     part_fields: list[PartitionField] = []
@@ -103,6 +116,75 @@ def iceberg_schema(schema: TableSchema) -> tuple[Any, Any]:
     return Schema(*fields), PartitionSpec(*part_fields)
 
 
+def iceberg_type(field: Field, ids: Iterator[int]) -> Any:
+    """The Iceberg type of a declared ``data`` field (:mod:`consumers.data_schema`)."""
+    from pyiceberg.types import (  # noqa: PLC0415
+        BooleanType,
+        DoubleType,
+        ListType,
+        LongType,
+        NestedField,
+        StringType,
+        StructType,
+        TimestampType,
+    )
+
+    if field.kind == "object":
+        return StructType(
+            *(
+                NestedField(next(ids), name, iceberg_type(f, ids), required=not f.optional)
+                for name, f in field.fields
+            )
+        )
+    if field.kind == "array":
+        assert field.items is not None
+        return ListType(next(ids), iceberg_type(field.items, ids), element_required=False)
+    return {
+        "string": StringType,
+        "integer": LongType,
+        "number": DoubleType,
+        "boolean": BooleanType,
+        "timestamp": TimestampType,
+    }[field.kind]()
+
+
+def evolve(table: Table, schema: TableSchema) -> Table:
+    """``table`` with the fields ``schema`` declares in ``data`` and the table lacks added
+    (Iceberg schema evolution: a new optional field is a compatible change; old data files
+    read it as NULL). A table that has them all is returned as it is, without a commit."""
+    if schema.data is None:
+        return table
+    wanted, _ = iceberg_schema(schema)
+    current = table.schema()
+    if _names(wanted.find_field("data").field_type) <= _names(
+        current.find_field("data").field_type
+    ):
+        return table
+    try:
+        with table.update_schema() as update:
+            update.union_by_name(wanted)
+    except ValueError as exc:  # pyiceberg's refusal of an incompatible change
+        raise SinkError(
+            f"the Iceberg table's data column cannot take the declared data schema: {exc}"
+        ) from exc
+    return table
+
+
+def _names(struct: Any, prefix: str = "") -> set[str]:
+    # Every nested field's dotted path, lists by their element.
+    from pyiceberg.types import ListType, StructType  # noqa: PLC0415
+
+    names: set[str] = set()
+    if isinstance(struct, ListType):
+        return _names(struct.element_type, prefix + "[]")
+    if isinstance(struct, StructType):
+        for f in struct.fields:
+            path = f"{prefix}.{f.name}"
+            names.add(path)
+            names |= _names(f.field_type, path)
+    return names
+
+
 def arrow_schema(schema: TableSchema) -> Any:
     """The Arrow schema of what the sink appends: data columns, then partition columns."""
     import pyarrow as pa  # noqa: PLC0415
@@ -116,12 +198,13 @@ def arrow_schema(schema: TableSchema) -> Any:
 
 def open_table(catalog: Catalog, config: IcebergConfig, schema: TableSchema) -> Table:
     """The table, created (with its namespace) when absent. A table created by someone
-    else is used as it is; its schema must accept the sink's columns."""
+    else is used as it is (its schema must accept the sink's columns), but for the fields a
+    declared data schema adds to ``data``: :func:`evolve`."""
     from pyiceberg.exceptions import NoSuchTableError  # noqa: PLC0415
 
     namespace, _ = config.identifier
     try:
-        return catalog.load_table(config.identifier)
+        return evolve(catalog.load_table(config.identifier), schema)
     except NoSuchTableError:
         pass
     ice_schema, spec = iceberg_schema(schema)

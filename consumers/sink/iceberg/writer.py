@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from consumers.errors import SinkError
 from consumers.records import Event, Origin, Position
 from consumers.sink.config import SinkConfig
+from consumers.sink.formats import arrow_arrays
 from consumers.sink.iceberg.catalog import arrow_schema, open_catalog, open_table
 from consumers.sink.iceberg.commit import PendingFlush, TableCommitter
 from consumers.sink.iceberg.config import IcebergConfig
@@ -87,9 +88,7 @@ class IcebergShardWriter(ShardWriter):
             for name, value in partition:
                 cols[name] = [int(value) if name == "hr" else value] * n
             tables.append(
-                pa.Table.from_arrays(
-                    [pa.array(cols[f.name], type=f.type) for f in schema], schema=schema
-                )
+                pa.Table.from_arrays(arrow_arrays(cols, schema, self._config.schema), schema=schema)
             )
             objects.append(WrittenObject("", partition, n, 0))
         rows = pa.concat_tables(tables)

@@ -98,7 +98,7 @@ def test_docs_terraform_and_handler_name_the_same_variables(
     missing = deployed - handler_reads
     assert not missing, f"Terraform sets {sorted(missing)}, which the handler never reads"
     # What the handler reads beyond that is documented with the consumer core (the sink's
-    # buffer limits) or is powertools' own.
+    # buffer limits, its declared data schema: docs/consumers.md) or is powertools' own.
     extra = {n for n in handler_reads - deployed if n.startswith("SHARDFLOW_")}
     # The SQL catalog's URI is the local catalog's; the function commits through Glue.
     assert extra <= {
@@ -106,6 +106,7 @@ def test_docs_terraform_and_handler_name_the_same_variables(
         settings.SINK_MAX_RECORDS,
         settings.SINK_MAX_SPAN_SECONDS,
         settings.ICEBERG_CATALOG_URI,
+        settings.DATA_SCHEMA,
     }
     iceberg = {settings.ICEBERG_CATALOG, settings.ICEBERG_TABLE, settings.ICEBERG_WAREHOUSE}
     assert iceberg <= deployed <= handler_reads  # not vacuous: the sink's settings are read

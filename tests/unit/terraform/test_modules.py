@@ -240,6 +240,7 @@ _HANDLER_VARIABLES_NOT_SET = frozenset(
         settings.SINK_MAX_BYTES,
         settings.SINK_MAX_RECORDS,
         settings.SINK_MAX_SPAN_SECONDS,
+        settings.DATA_SCHEMA,
         settings.LAMBDA_FUNCTION_NAME,
     }
 )
