@@ -15,11 +15,11 @@ import io
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import orjson
 
-from shardflow import envelope
 from shardflow_tools.report.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -51,8 +51,17 @@ def event_times(key: str, body: bytes) -> list[float]:
         if line:
             value = orjson.loads(line).get("time")
             if value:
-                times.append(envelope.parse_time(value).timestamp())
+                times.append(_jsonl_time(value))
     return times
+
+
+def _jsonl_time(value: str) -> float:
+    # The sink writes JSON Lines timestamps as the Hive JSON SerDe reads them: UTC, without
+    # an offset ("2026-12-04 22:34:09.183"); an envelope's own time has one.
+    stamp = datetime.fromisoformat(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.timestamp()
 
 
 class OutputObserver:

@@ -111,6 +111,7 @@ def test_sink_config_reads_the_schema_file_and_types_the_table(
     path = tmp_path / "data.json"
     path.write_text(json.dumps(DOC))
     monkeypatch.setenv(settings.DATA_SCHEMA, str(path))
+    monkeypatch.delenv(settings.OUTPUT_FORMAT, raising=False)  # Parquet, whatever ran before
     config = SinkConfig.from_env()
     assert config.data_schema == SCHEMA_V1
     (data,) = [c for c in config.schema.columns if c.name == "data"]
