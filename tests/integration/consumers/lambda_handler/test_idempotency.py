@@ -11,33 +11,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from handler_batches import Flaky, both_idempotency_modes, failed_seqs, seqs
 
-from consumers.idempotency import MODES, BatchIdempotencyConfig, BatchIdempotencyStore
+from consumers.idempotency import BatchIdempotencyConfig, BatchIdempotencyStore
 from consumers.lambda_handler import Clients
-
-both_idempotency_modes = pytest.mark.parametrize("handler_env", MODES, indirect=True)
-
-
-class Flaky:
-    """Processing that fails on chosen event ids a number of times, and counts runs."""
-
-    def __init__(self, fail: dict[str, int] | None = None) -> None:
-        self.fail = dict(fail or {})
-        self.runs: Counter[str] = Counter()
-
-    def __call__(self, event: Any) -> None:
-        self.runs[event.id] += 1
-        if self.fail.get(event.id, 0) > 0:
-            self.fail[event.id] -= 1
-            raise RuntimeError(f"cannot process {event.id}")
-
-
-def failed_seqs(response: dict[str, Any]) -> list[str]:
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
-
-
-def seqs(event: dict[str, Any]) -> list[str]:
-    return [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
 
 
 def ids(rows: list[dict[str, Any]]) -> list[str]:
